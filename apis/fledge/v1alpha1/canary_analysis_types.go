@@ -1,0 +1,191 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// CanaryAnalysis is the step plan of a rollout and the checks that gate each step.
+//
+// Traffic moves by weight (stepWeights, or stepWeight up to maxWeight; 20, 40, 60, 80 when
+// nothing is set) unless match is set: then only matching requests reach the canary, for
+// iterations intervals (A/B testing).
+// +kubebuilder:validation:XValidation:rule="!has(self.stepWeights) || (!has(self.stepWeight) && !has(self.maxWeight))",message="set either stepWeights or stepWeight with maxWeight, not both"
+// +kubebuilder:validation:XValidation:rule="!has(self.stepWeight) || !has(self.maxWeight) || self.maxWeight >= self.stepWeight",message="maxWeight must be at least stepWeight"
+// +kubebuilder:validation:XValidation:rule="!has(self.iterations) || has(self.match) || has(self.mirror)",message="iterations counts A/B or mirror intervals: set match (A/B testing) or mirror, or remove iterations"
+// +kubebuilder:validation:XValidation:rule="!has(self.match) || has(self.iterations)",message="match (A/B testing) needs iterations: the number of intervals matching requests go to the canary before promotion"
+// +kubebuilder:validation:XValidation:rule="!has(self.match) || (!has(self.stepWeight) && !has(self.maxWeight) && !has(self.stepWeights))",message="match (A/B testing) routes by request, not by weight: remove stepWeight, maxWeight and stepWeights"
+type CanaryAnalysis struct {
+	// interval between two steps; each step runs the checks once.
+	// +optional
+	// +kubebuilder:default="1m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="interval must be at least 1s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('24h')",message="interval must be at most 24h"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
+	// threshold is the number of failed checks after which the rollout is aborted.
+	// +optional
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	Threshold int32 `json:"threshold,omitempty"`
+
+	// stepWeight is the canary weight added at each step, up to maxWeight.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	StepWeight *int32 `json:"stepWeight,omitempty"`
+
+	// maxWeight is the last canary weight before promotion.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	MaxWeight *int32 `json:"maxWeight,omitempty"`
+
+	// stepWeights lists the canary weight of each step, in ascending order (for example
+	// [5, 10, 25, 50]); after the last one the canary is promoted.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:XValidation:rule="self.all(w, w >= 1 && w <= 100)",message="each of stepWeights must be within 1..100"
+	// +kubebuilder:validation:XValidation:rule="self.size() < 2 || self.isSorted() && self.all(w, self.filter(x, x == w).size() == 1)",message="stepWeights must be in ascending order without repeats, for example [20, 40, 60, 80]"
+	StepWeights []int32 `json:"stepWeights,omitempty"`
+
+	// iterations is the number of intervals of an A/B (match) or mirror phase.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	Iterations *int32 `json:"iterations,omitempty"`
+
+	// match selects the requests that reach the canary during A/B testing; a request matches
+	// when it matches any entry.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	Match []HTTPMatch `json:"match,omitempty"`
+
+	// mirror shadows live traffic to the canary (its responses are discarded) for iterations
+	// intervals before any live traffic reaches it.
+	// +optional
+	Mirror *Mirror `json:"mirror,omitempty"`
+
+	// metrics are the checks run at each step; all must pass for the step to count as passed.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Metrics []CanaryMetric `json:"metrics,omitempty"`
+
+	// alerts name the alert providers told about the rollout, each with a severity.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Alerts []CanaryAlert `json:"alerts,omitempty"`
+}
+
+// Mirror shadows a share of the live traffic to the canary.
+type Mirror struct {
+	// percentage of live requests copied to the canary.
+	// +optional
+	// +kubebuilder:default=100
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Percentage int32 `json:"percentage,omitempty"`
+}
+
+// CanaryMetric is one check: a built-in Istio metric or a MetricTemplate, and the range of
+// values that passes.
+// +kubebuilder:validation:XValidation:rule="has(self.builtin) != has(self.templateRef)",message="a metric names exactly one check: set either builtin or templateRef"
+// +kubebuilder:validation:XValidation:rule="!has(self.templateVariables) || has(self.templateRef)",message="templateVariables are only used with templateRef"
+type CanaryMetric struct {
+	// name of the check, unique within the Canary; shown in status and alerts.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// builtin names a built-in check: request-success-rate (percent of non-5xx responses) or
+	// request-duration (p99 latency in milliseconds).
+	// +optional
+	// +kubebuilder:validation:Enum=request-success-rate;request-duration
+	Builtin string `json:"builtin,omitempty"`
+
+	// templateRef names a MetricTemplate whose query gives the value to check.
+	// +optional
+	TemplateRef *MetricTemplateRef `json:"templateRef,omitempty"`
+
+	// templateVariables are extra variables for the template's query.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	TemplateVariables map[string]string `json:"templateVariables,omitempty"`
+
+	// thresholdRange is the range of values that passes.
+	// +required
+	ThresholdRange ThresholdRange `json:"thresholdRange"`
+
+	// interval is the window over which the metric is measured. Defaults to the analysis interval.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="a metric interval must be at least 1s"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+}
+
+// MetricTemplateRef names a MetricTemplate.
+type MetricTemplateRef struct {
+	// name of the MetricTemplate.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// namespace of the MetricTemplate. Defaults to the Canary's namespace.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// ThresholdRange is an inclusive range; a missing bound is open.
+// +kubebuilder:validation:XValidation:rule="has(self.min) || has(self.max)",message="thresholdRange needs min, max or both"
+// +kubebuilder:validation:XValidation:rule="!has(self.min) || !has(self.max) || self.min <= self.max",message="thresholdRange.min must not be greater than thresholdRange.max"
+type ThresholdRange struct {
+	// min is the lowest value that passes.
+	// +optional
+	Min *float64 `json:"min,omitempty"`
+
+	// max is the highest value that passes.
+	// +optional
+	Max *float64 `json:"max,omitempty"`
+}
+
+// CanaryAlert sends the rollout's news to an AlertProvider.
+type CanaryAlert struct {
+	// providerRef names the AlertProvider.
+	// +required
+	ProviderRef AlertProviderRef `json:"providerRef"`
+
+	// severity filters the news: info (every transition), warn (waits, halts and failures) or
+	// error (failures only).
+	// +optional
+	// +kubebuilder:default=info
+	// +kubebuilder:validation:Enum=info;warn;error
+	Severity string `json:"severity,omitempty"`
+}
+
+// AlertProviderRef names an AlertProvider.
+type AlertProviderRef struct {
+	// name of the AlertProvider.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// namespace of the AlertProvider. Defaults to the Canary's namespace.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+}

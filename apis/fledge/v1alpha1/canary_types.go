@@ -1,0 +1,172 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// CanarySpec says which Deployment to roll out, how it is exposed through Istio, and how each
+// new revision must prove itself before it gets all the traffic.
+type CanarySpec struct {
+	// targetRef names the Deployment that people edit. Each change of its pod template (or of the
+	// ConfigMaps and Secrets it mounts) starts a rollout. Fledge never edits its pod template.
+	// +required
+	TargetRef TargetRef `json:"targetRef"`
+
+	// service says how the application is exposed: the port, the hosts and gateways of the
+	// generated VirtualService, and the Istio settings copied into the generated routes.
+	// +required
+	Service CanaryService `json:"service"`
+
+	// analysis is the step plan and the checks that gate every step.
+	// +optional
+	// +kubebuilder:default={}
+	Analysis CanaryAnalysis `json:"analysis,omitempty"`
+
+	// skipAnalysis promotes a new revision as soon as it is ready, without traffic steps or checks.
+	// +optional
+	SkipAnalysis bool `json:"skipAnalysis,omitempty"`
+
+	// suspend stops Fledge from acting on this Canary: traffic stays where it is and no step runs
+	// until suspend is false again.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+
+	// progressDeadlineSeconds is how long a new revision may take to become ready, and how long a
+	// step may wait for enough traffic, before the rollout is aborted.
+	// +optional
+	// +kubebuilder:default=600
+	// +kubebuilder:validation:Minimum=10
+	// +kubebuilder:validation:Maximum=86400
+	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
+}
+
+// TargetRef points at the Deployment under rollout, in the Canary's namespace.
+// +kubebuilder:validation:XValidation:rule="self.kind == 'Deployment' && self.apiVersion == 'apps/v1'",message="targetRef must point at a Deployment: set apiVersion: apps/v1 and kind: Deployment"
+type TargetRef struct {
+	// apiVersion of the target.
+	// +optional
+	// +kubebuilder:default="apps/v1"
+	APIVersion string `json:"apiVersion,omitempty"`
+
+	// kind of the target; only Deployment is supported.
+	// +optional
+	// +kubebuilder:default=Deployment
+	Kind string `json:"kind,omitempty"`
+
+	// name of the Deployment in the Canary's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=240
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+}
+
+// CanaryPhase is where a Canary stands in its life.
+// +kubebuilder:validation:Enum=Initializing;Initialized;Waiting;Progressing;Promoting;Finalising;Succeeded;Failed;Terminating
+type CanaryPhase string
+
+const (
+	// PhaseInitializing: Fledge is creating the primary copy and the routes.
+	PhaseInitializing CanaryPhase = "Initializing"
+	// PhaseInitialized: the primary serves all traffic and no rollout has run yet.
+	PhaseInitialized CanaryPhase = "Initialized"
+	// PhaseWaiting: a rollout is held (paused, or waiting for the canary to become ready).
+	PhaseWaiting CanaryPhase = "Waiting"
+	// PhaseProgressing: traffic moves to the new revision step by step.
+	PhaseProgressing CanaryPhase = "Progressing"
+	// PhasePromoting: all traffic goes to the canary while the primary takes the new revision.
+	PhasePromoting CanaryPhase = "Promoting"
+	// PhaseFinalising: the primary carries the new revision; traffic returns to it.
+	PhaseFinalising CanaryPhase = "Finalising"
+	// PhaseSucceeded: the last rollout was promoted.
+	PhaseSucceeded CanaryPhase = "Succeeded"
+	// PhaseFailed: the last rollout was aborted; the primary serves all traffic.
+	PhaseFailed CanaryPhase = "Failed"
+	// PhaseTerminating: the Canary is being deleted and its routes handed back.
+	PhaseTerminating CanaryPhase = "Terminating"
+)
+
+// CanaryStatus is what Fledge observed and decided. It holds everything needed to resume a
+// rollout exactly after a controller restart.
+type CanaryStatus struct {
+	// observedGeneration is the generation of the spec that this status reflects.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// phase is where the Canary stands.
+	// +optional
+	Phase CanaryPhase `json:"phase,omitempty"`
+
+	// canaryWeight is the percentage of traffic currently routed to the canary.
+	// +optional
+	CanaryWeight int32 `json:"canaryWeight"`
+
+	// stepIndex is the index of the current traffic step in the step plan (0 before the first).
+	// +optional
+	StepIndex int32 `json:"stepIndex,omitempty"`
+
+	// failedChecks counts the failed checks of the current rollout.
+	// +optional
+	FailedChecks int32 `json:"failedChecks"`
+
+	// iterations counts the analysis intervals run in an A/B or mirror phase.
+	// +optional
+	Iterations int32 `json:"iterations,omitempty"`
+
+	// canaryRevision is the hash of the target's pod template (and what it mounts) under analysis.
+	// +optional
+	CanaryRevision string `json:"canaryRevision,omitempty"`
+
+	// lastPromotedRevision is the hash of the revision that the primary carries.
+	// +optional
+	LastPromotedRevision string `json:"lastPromotedRevision,omitempty"`
+
+	// lastTransitionTime is when the phase or the step last changed.
+	// +optional
+	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
+
+	// message says, for a person, why the Canary is where it is.
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// conditions are the Canary's observed conditions (Ready, Progressing, Promoted, ...).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Canary turns each change of a Deployment into a progressive rollout on Istio: the new revision
+// gets a growing share of traffic while its metrics pass, then it is promoted or aborted.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=fcy,categories=fledge
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Weight",type=integer,JSONPath=`.status.canaryWeight`
+// +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.failedChecks`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Canary struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is what to roll out and how.
+	// +required
+	Spec CanarySpec `json:"spec"`
+
+	// status is what Fledge observed and decided.
+	// +optional
+	Status CanaryStatus `json:"status,omitempty"`
+}
+
+// CanaryList is a list of Canaries.
+// +kubebuilder:object:root=true
+type CanaryList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Canary `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Canary{}, &CanaryList{})
+}

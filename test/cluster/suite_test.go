@@ -1,0 +1,25 @@
+package cluster_test
+
+import (
+	"context"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"fledge.dev/fledge/test/cluster"
+)
+
+func TestCluster(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Local control plane")
+}
+
+var stack *cluster.Cluster
+
+var _ = BeforeSuite(func(ctx context.Context) {
+	var err error
+	stack, err = cluster.Start(ctx, cluster.Options{Workloads: true, Nodes: 2})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(stack.Stop)
+})
