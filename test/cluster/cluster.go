@@ -14,14 +14,12 @@ import (
 	"path/filepath"
 	"time"
 
-	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/apis"
 )
 
 // Options say what a suite needs.
@@ -55,21 +53,6 @@ type Cluster struct {
 	reaper *os.File
 }
 
-// NewScheme returns a scheme with the Kubernetes, Fledge and Istio networking kinds.
-func NewScheme() *runtime.Scheme {
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{
-		clientgoscheme.AddToScheme,
-		fledgev1alpha1.AddToScheme,
-		istionetworkingv1.AddToScheme,
-	} {
-		if err := add(scheme); err != nil {
-			panic(err)
-		}
-	}
-	return scheme
-}
-
 // Start starts a control plane as opts ask. Stop it with Stop (Ginkgo: DeferCleanup).
 func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	assets, err := findAssets()
@@ -84,7 +67,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c = &Cluster{Dir: dir, Assets: assets, Scheme: NewScheme()}
+	c = &Cluster{Dir: dir, Assets: assets, Scheme: apis.NewScheme()}
 	if c.reaper, err = startReaper(dir); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err

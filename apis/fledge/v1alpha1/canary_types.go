@@ -62,7 +62,7 @@ type TargetRef struct {
 }
 
 // CanaryPhase is where a Canary stands in its life.
-// +kubebuilder:validation:Enum=Initializing;Initialized;Waiting;Progressing;Promoting;Finalising;Succeeded;Failed;Terminating
+// +kubebuilder:validation:Enum=Initializing;Initialized;Progressing;Promoting;Succeeded;Failed
 type CanaryPhase string
 
 const (
@@ -70,20 +70,14 @@ const (
 	PhaseInitializing CanaryPhase = "Initializing"
 	// PhaseInitialized: the primary serves all traffic and no rollout has run yet.
 	PhaseInitialized CanaryPhase = "Initialized"
-	// PhaseWaiting: a rollout is held (paused, or waiting for the canary to become ready).
-	PhaseWaiting CanaryPhase = "Waiting"
 	// PhaseProgressing: traffic moves to the new revision step by step.
 	PhaseProgressing CanaryPhase = "Progressing"
 	// PhasePromoting: all traffic goes to the canary while the primary takes the new revision.
 	PhasePromoting CanaryPhase = "Promoting"
-	// PhaseFinalising: the primary carries the new revision; traffic returns to it.
-	PhaseFinalising CanaryPhase = "Finalising"
 	// PhaseSucceeded: the last rollout was promoted.
 	PhaseSucceeded CanaryPhase = "Succeeded"
 	// PhaseFailed: the last rollout was aborted; the primary serves all traffic.
 	PhaseFailed CanaryPhase = "Failed"
-	// PhaseTerminating: the Canary is being deleted and its routes handed back.
-	PhaseTerminating CanaryPhase = "Terminating"
 )
 
 // CanaryStatus is what Fledge observed and decided. It holds everything needed to resume a
@@ -123,7 +117,31 @@ type CanaryStatus struct {
 
 	// lastTransitionTime is when the phase or the step last changed.
 	// +optional
-	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
+	LastTransitionTime *metav1.MicroTime `json:"lastTransitionTime,omitempty"`
+
+	// replicas is the number of pods each version runs, taken from the target's replicas
+	// (Fledge keeps the target itself at zero).
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// lastCheckTime is when the checks of the current step last ran; the next run is due one
+	// interval later.
+	// +optional
+	LastCheckTime *metav1.MicroTime `json:"lastCheckTime,omitempty"`
+
+	// paused is set by a Pause request and cleared by Resume: the rollout holds its step.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+
+	// request is a manual command from an operator (kubectl fledge promote, abort, ...). It is
+	// written through the status subresource, so that GitOps tools leave it alone and RBAC on
+	// canaries/status governs who may send it.
+	// +optional
+	Request *ManualRequest `json:"request,omitempty"`
+
+	// lastHandledRequest says what Fledge did with the last request.
+	// +optional
+	LastHandledRequest *HandledRequest `json:"lastHandledRequest,omitempty"`
 
 	// message says, for a person, why the Canary is where it is.
 	// +optional
@@ -135,6 +153,77 @@ type CanaryStatus struct {
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
+
+// RequestAction is a manual command.
+// +kubebuilder:validation:Enum=Promote;PromoteStep;Abort;Pause;Resume;Retry
+type RequestAction string
+
+const (
+	// RequestPromote promotes the canary now, skipping the remaining steps.
+	RequestPromote RequestAction = "Promote"
+	// RequestPromoteStep advances one step now, without waiting for the interval or the checks.
+	RequestPromoteStep RequestAction = "PromoteStep"
+	// RequestAbort aborts the rollout: all traffic back to the primary.
+	RequestAbort RequestAction = "Abort"
+	// RequestPause holds the rollout at its current step.
+	RequestPause RequestAction = "Pause"
+	// RequestResume lets a paused rollout go on.
+	RequestResume RequestAction = "Resume"
+	// RequestRetry starts the failed revision's rollout again from the first step.
+	RequestRetry RequestAction = "Retry"
+)
+
+// ManualRequest is a command an operator sends to a Canary.
+type ManualRequest struct {
+	// id is unique to this request; Fledge acts on each id once.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	ID string `json:"id"`
+
+	// action to take.
+	// +required
+	Action RequestAction `json:"action"`
+
+	// requestedAt is when the request was sent.
+	// +optional
+	RequestedAt *metav1.Time `json:"requestedAt,omitempty"`
+
+	// requestedBy names who sent it, for the record.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	RequestedBy string `json:"requestedBy,omitempty"`
+}
+
+// HandledRequest records what Fledge did with a request.
+type HandledRequest struct {
+	// id of the request.
+	ID string `json:"id"`
+
+	// action of the request.
+	Action RequestAction `json:"action"`
+
+	// accepted is true when the action was taken, false when it did not apply (for example
+	// Promote when no rollout runs).
+	Accepted bool `json:"accepted"`
+
+	// message says what happened.
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// handledAt is when Fledge acted.
+	HandledAt metav1.Time `json:"handledAt"`
+}
+
+// Condition types of a Canary.
+const (
+	// ConditionReady is True while the primary serves traffic through routes in place.
+	ConditionReady = "Ready"
+	// ConditionProgressing is True while a rollout runs.
+	ConditionProgressing = "Progressing"
+	// ConditionPromoted is True when the last rollout was promoted, False when it was aborted.
+	ConditionPromoted = "Promoted"
+)
 
 // Canary turns each change of a Deployment into a progressive rollout on Istio: the new revision
 // gets a growing share of traffic while its metrics pass, then it is promoted or aborted.

@@ -1,0 +1,34 @@
+// Package analysis judges a canary step: it runs the canary's checks (metric queries) and
+// returns one verdict for the step.
+package analysis
+
+import (
+	"context"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+)
+
+// Verdict is the outcome of a step's checks.
+type Verdict string
+
+const (
+	// Pass lets the rollout take its next step.
+	Pass Verdict = "Pass"
+	// Fail counts one failed check; enough of them abort the rollout.
+	Fail Verdict = "Fail"
+	// Wait neither passes nor fails (for example too little traffic to judge); the step is
+	// judged again at the next interval, and fails once the progress deadline has passed.
+	Wait Verdict = "Wait"
+)
+
+// Result is the verdict of one run of a canary's checks.
+type Result struct {
+	Verdict Verdict
+	// Message says why, for a person (which metric failed and its value).
+	Message string
+}
+
+// Checker runs the checks of a canary's current step.
+type Checker interface {
+	Check(ctx context.Context, canary *fledgev1alpha1.Canary) Result
+}

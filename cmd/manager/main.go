@@ -1,0 +1,70 @@
+// Command manager runs the Fledge controller.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"fledge.dev/fledge/analysis"
+	"fledge.dev/fledge/apis"
+	"fledge.dev/fledge/controllers"
+)
+
+func main() {
+	var (
+		metricsAddr      string
+		probeAddr        string
+		leaderElect      bool
+		leaderElectionNS string
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the controller metrics endpoint; \"0\" turns it off.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes; \"0\" turns them off.")
+	flag.BoolVar(&leaderElect, "leader-elect", true, "Elect a leader, so that only one replica acts at a time.")
+	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the manager's own namespace).")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	if err := run(metricsAddr, probeAddr, leaderElect, leaderElectionNS); err != nil {
+		fmt.Fprintln(os.Stderr, "fledge:", err)
+		os.Exit(1)
+	}
+}
+
+func run(metricsAddr, probeAddr string, leaderElect bool, leaderElectionNS string) error {
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("find the cluster: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  apis.NewScheme(),
+		Cache:                   controllers.CacheOptions(),
+		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          leaderElect,
+		LeaderElectionID:        "fledge.dev",
+		LeaderElectionNamespace: leaderElectionNS,
+	})
+	if err != nil {
+		return fmt.Errorf("create the manager: %w", err)
+	}
+	ctx := ctrl.SetupSignalHandler()
+	if err := controllers.Setup(ctx, mgr, analysis.NoProvider{}, clock.RealClock{}); err != nil {
+		return fmt.Errorf("set up the controllers: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}

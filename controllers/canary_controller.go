@@ -1,0 +1,157 @@
+// Package controllers holds Fledge's reconcilers. The Canary reconciler reads what it needs
+// from the informer cache, asks the rollout package for the next move, brings the Deployments,
+// Services and routes in line with it, and records it in the Canary's status.
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"fledge.dev/fledge/analysis"
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/rollout"
+	"fledge.dev/fledge/controllers/router"
+	"fledge.dev/fledge/controllers/workload"
+)
+
+// Finalizer lets Fledge hand traffic back before a Canary goes away.
+const Finalizer = "fledge.dev/finalizer"
+
+// CanaryReconciler drives Canaries.
+type CanaryReconciler struct {
+	// Client reads from the informer cache and writes to the API server.
+	Client ctrl.Client
+	Scheme *runtime.Scheme
+	Clock  clock.PassiveClock
+	Events events.EventRecorder
+
+	Checker   analysis.Checker
+	Router    router.Router
+	Services  *router.Services
+	Workloads *workload.Deployments
+
+	// fresh tells whether the cache already holds the status this controller last wrote.
+	fresh freshness
+}
+
+// +kubebuilder:rbac:groups=fledge.dev,resources=canaries,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=fledge.dev,resources=canaries/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=fledge.dev,resources=canaries/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile reads, decides, acts, and records the decision.
+func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	canary := &fledgev1alpha1.Canary{}
+	if err := r.Client.Get(ctx, req.NamespacedName, canary); err != nil {
+		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
+	}
+	if !r.fresh.seen(canary) {
+		// The cache lags behind our last status write; deciding on old status could undo it.
+		return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
+	}
+	if !canary.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, r.finalize(ctx, canary)
+	}
+	if !controllerutil.ContainsFinalizer(canary, Finalizer) {
+		patch := ctrl.MergeFrom(canary.DeepCopy())
+		controllerutil.AddFinalizer(canary, Finalizer)
+		return reconcile.Result{}, r.Client.Patch(ctx, canary, patch)
+	}
+
+	set, err := r.readWorkloads(ctx, canary)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if set.Target == nil {
+		return reconcile.Result{}, r.reportProblem(ctx, canary, "TargetNotFound",
+			fmt.Sprintf("Deployment %s/%s (spec.targetRef) does not exist: create it or fix the name", canary.Namespace, canary.Spec.TargetRef.Name))
+	}
+
+	obs := r.observe(canary, set)
+	if rollout.ChecksDue(&obs) && obs.Canary.Ready {
+		result := r.Checker.Check(ctx, canary)
+		obs.Checks = &result
+	}
+	decision := rollout.Decide(obs)
+	routesBefore := routesOf(rollout.DesiredFor(&canary.Status))
+	specChanged := canary.Status.ObservedGeneration != canary.Generation
+
+	// Act first and record after: the status says what is true, so `kubectl wait` can trust
+	// it. When acting fails, the decision is not recorded and is made again on the retry.
+	if err := r.apply(ctx, canary, set, rollout.DesiredFor(&decision.Status), routesBefore, specChanged); err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+			// The cache was behind our own writes; look again once it has caught up.
+			return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
+		}
+		return reconcile.Result{}, errors.Join(err, r.reportProblem(ctx, canary, "ApplyFailed", err.Error()))
+	}
+	if err := r.writeStatus(ctx, canary, decision.Status); err != nil {
+		return reconcile.Result{}, err
+	}
+	r.emit(ctx, canary, decision.Events)
+	return reconcile.Result{RequeueAfter: decision.RequeueAfter}, nil
+}
+
+// writeStatus patches the status when the decision changed it, and only then.
+func (r *CanaryReconciler) writeStatus(ctx context.Context, canary *fledgev1alpha1.Canary, status fledgev1alpha1.CanaryStatus) error {
+	if equality.Semantic.DeepEqual(canary.Status, status) {
+		return nil
+	}
+	patch := ctrl.MergeFrom(canary.DeepCopy())
+	canary.Status = status
+	if err := r.Client.Status().Patch(ctx, canary, patch); err != nil {
+		return fmt.Errorf("record the decision in the status of Canary %s/%s: %w", canary.Namespace, canary.Name, err)
+	}
+	r.fresh.wrote(canary)
+	return nil
+}
+
+// reportProblem marks the Canary not Ready with a reason a person can act on, and an event.
+func (r *CanaryReconciler) reportProblem(ctx context.Context, canary *fledgev1alpha1.Canary, reason, message string) error {
+	status := canary.Status.DeepCopy()
+	status.ObservedGeneration = canary.Generation
+	meta.SetStatusCondition(&status.Conditions, metav1.Condition{
+		Type: fledgev1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: message,
+		ObservedGeneration: canary.Generation, LastTransitionTime: metav1.NewTime(r.Clock.Now()),
+	})
+	status.Message = message
+	if equality.Semantic.DeepEqual(canary.Status, *status) {
+		return nil
+	}
+	r.Events.Eventf(canary, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", message)
+	return r.writeStatus(ctx, canary, *status)
+}
+
+func (r *CanaryReconciler) emit(ctx context.Context, canary *fledgev1alpha1.Canary, evs []rollout.Event) {
+	logger := log.FromContext(ctx)
+	for _, e := range evs {
+		kind := corev1.EventTypeNormal
+		if e.Warning {
+			kind = corev1.EventTypeWarning
+		}
+		r.Events.Eventf(canary, nil, kind, e.Reason, "Rollout", "%s", e.Message)
+		logger.Info("transition", "reason", e.Reason, "message", e.Message, "phase", canary.Status.Phase, "weight", canary.Status.CanaryWeight)
+	}
+}
+
+func routesOf(d rollout.Desired) router.Routes {
+	return router.Routes{PrimaryWeight: d.PrimaryWeight, CanaryWeight: d.CanaryWeight}
+}

@@ -1,0 +1,165 @@
+package controllers_test
+
+import (
+	"context"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"google.golang.org/protobuf/proto"
+	istioapiv1 "istio.io/api/networking/v1"
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+)
+
+var _ = Describe("deleting a Canary", func() {
+	It("routes all traffic to the primary and leaves it running", func(ctx context.Context) {
+		a := newApp(ctx, withInterval(time.Hour))
+		a.setImage(ctx, "example.com/web:v2")
+		a.waitWeight(ctx, 20)
+
+		Expect(k8s.Delete(ctx, a.canary)).To(Succeed())
+		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, a.key(), &fledgev1alpha1.Canary{})) }).
+			WithContext(ctx).WithTimeout(30 * time.Second).Should(BeTrue())
+
+		vs := a.virtualService(ctx)
+		Expect(vs.Spec.Http[0].Route[0].Weight).To(Equal(int32(100)))
+		Expect(vs.OwnerReferences).To(BeEmpty())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: "web-canary"}, &appsv1.Deployment{}))
+		}).Should(BeTrue())
+		Consistently(func(g Gomega) {
+			primary := a.deployment(ctx, "web-primary")
+			g.Expect(primary.OwnerReferences).To(BeEmpty())
+			g.Expect(primary.Status.ReadyReplicas).To(Equal(int32(2)))
+			var svc corev1.Service
+			g.Expect(k8s.Get(ctx, a.key(), &svc)).To(Succeed())
+		}).WithContext(ctx).WithTimeout(3*time.Second).Should(Succeed(), "the garbage collector must not take the service down")
+	})
+
+	It("puts back the user's own VirtualService, keeping its other routes throughout", func(ctx context.Context) {
+		ns := "byo-vs-" + rand.String(5)
+		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		original := istioapiv1.VirtualService{
+			Hosts: []string{"web", "web.example.com"},
+			Http: []*istioapiv1.HTTPRoute{
+				{Name: "docs", Match: []*istioapiv1.HTTPMatchRequest{{Uri: &istioapiv1.StringMatch{MatchType: &istioapiv1.StringMatch_Prefix{Prefix: "/docs"}}}},
+					Route: []*istioapiv1.HTTPRouteDestination{{Destination: &istioapiv1.Destination{Host: "docs"}}}},
+				{Name: "web", Route: []*istioapiv1.HTTPRouteDestination{{Destination: &istioapiv1.Destination{Host: "web"}}}},
+			},
+		}
+		userVS := &istionetworkingv1.VirtualService{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
+		proto.Merge(&userVS.Spec, &original)
+		Expect(k8s.Create(ctx, userVS)).To(Succeed())
+
+		a := newAppIn(ctx, ns)
+		vs := a.virtualService(ctx)
+		Expect(vs.Spec.Hosts).To(Equal(original.Hosts))
+		Expect(vs.Spec.Http).To(HaveLen(2))
+		Expect(vs.Spec.Http[0].Name).To(Equal("docs"))
+		Expect(vs.Spec.Http[0].Route[0].Destination.Host).To(Equal("docs"), "routes to other services are kept")
+		Expect(vs.Spec.Http[1].Route).To(HaveLen(2), "the route to the service is split between the subsets")
+
+		Expect(k8s.Delete(ctx, a.canary)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := &istionetworkingv1.VirtualService{}
+			g.Expect(k8s.Get(ctx, a.key(), got)).To(Succeed())
+			g.Expect(proto.Equal(&got.Spec, &original)).To(BeTrue(), "got %v", &got.Spec)
+			g.Expect(got.Labels).NotTo(HaveKey("fledge.dev/canary"))
+			g.Expect(got.Annotations).NotTo(HaveKey("fledge.dev/original-spec"))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+	})
+})
+
+var _ = Describe("the routes Fledge writes", func() {
+	It("are put back when someone edits them, and the repair is recorded", func(ctx context.Context) {
+		a := newApp(ctx)
+		vs := a.virtualService(ctx)
+		vs.Spec.Http[0].Route[0].Weight = 50
+		vs.Spec.Http[0].Route[1].Weight = 50
+		Expect(k8s.Update(ctx, vs)).To(Succeed())
+
+		Eventually(func() int32 { return a.virtualService(ctx).Spec.Http[0].Route[0].Weight }).
+			WithContext(ctx).WithTimeout(30 * time.Second).Should(Equal(int32(100)))
+		Eventually(func() []string { return a.eventReasons(ctx) }).WithContext(ctx).Should(ContainElement("RoutesRepaired"))
+	})
+
+	It("carry every Istio setting of spec.service, and pass Istio's validation", func(ctx context.Context) {
+		ns := "settings-" + rand.String(5)
+		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		a := newAppIn(ctx, ns, func(c *fledgev1alpha1.Canary) {
+			c.Spec.Service.Hosts = []string{"web.example.com", "web"}
+			c.Spec.Service.Gateways = []string{"istio-system/public", "mesh"}
+			c.Spec.Service.Timeout = &metav1.Duration{Duration: 5 * time.Second}
+			c.Spec.Service.Retries = &fledgev1alpha1.HTTPRetry{Attempts: 3, PerTryTimeout: &metav1.Duration{Duration: time.Second}, RetryOn: "5xx,connect-failure"}
+			c.Spec.Service.Headers = &fledgev1alpha1.HeaderOperations{Request: &fledgev1alpha1.HeaderChanges{Set: map[string]string{"x-via": "fledge"}, Remove: []string{"x-debug"}}}
+			c.Spec.Service.TrafficPolicy = &fledgev1alpha1.TrafficPolicy{
+				LoadBalancer:     &fledgev1alpha1.LoadBalancer{Simple: "LEAST_REQUEST"},
+				ConnectionPool:   &fledgev1alpha1.ConnectionPool{MaxConnections: ptrTo[int32](100), HTTP2MaxRequests: ptrTo[int32](1000), IdleTimeout: &metav1.Duration{Duration: 30 * time.Second}},
+				OutlierDetection: &fledgev1alpha1.OutlierDetection{Consecutive5xxErrors: ptrTo[int32](5), Interval: &metav1.Duration{Duration: 10 * time.Second}, BaseEjectionTime: &metav1.Duration{Duration: 30 * time.Second}, MaxEjectionPercent: ptrTo[int32](50)},
+				TLSMode:          "ISTIO_MUTUAL",
+			}
+		})
+		vs := a.virtualService(ctx)
+		Expect(vs.Spec.Gateways).To(Equal([]string{"istio-system/public", "mesh"}))
+		Expect(vs.Spec.Http[0].Timeout.AsDuration()).To(Equal(5 * time.Second))
+		Expect(vs.Spec.Http[0].Retries.Attempts).To(Equal(int32(3)))
+		Expect(vs.Spec.Http[0].Headers.Request.Set).To(HaveKeyWithValue("x-via", "fledge"))
+		var dr istionetworkingv1.DestinationRule
+		Expect(k8s.Get(ctx, a.key(), &dr)).To(Succeed())
+		Expect(dr.Spec.TrafficPolicy.GetOutlierDetection().GetConsecutive_5XxErrors().GetValue()).To(Equal(uint32(5)))
+		Expect(dr.Spec.TrafficPolicy.GetTls().GetMode().String()).To(Equal("ISTIO_MUTUAL"))
+		Expect(dr.Spec.TrafficPolicy.GetConnectionPool().GetTcp().GetMaxConnections()).To(Equal(int32(100)))
+	})
+})
+
+var _ = Describe("a Canary with problems", func() {
+	It("says so when its target does not exist, and starts once it does", func(ctx context.Context) {
+		ns := "missing-" + rand.String(5)
+		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		c := &fledgev1alpha1.Canary{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+			Spec: fledgev1alpha1.CanarySpec{
+				TargetRef: fledgev1alpha1.TargetRef{Name: "web"},
+				Service:   fledgev1alpha1.CanaryService{Port: 80},
+			},
+		}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := &fledgev1alpha1.Canary{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(c), got)).To(Succeed())
+			ready := meta(got, fledgev1alpha1.ConditionReady)
+			g.Expect(ready.Reason).To(Equal("TargetNotFound"))
+			g.Expect(ready.Message).To(ContainSubstring("Deployment " + ns + "/web (spec.targetRef) does not exist"))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+	})
+})
+
+var _ = Describe("suspend and skipAnalysis", func() {
+	It("holds a suspended canary where it is", func(ctx context.Context) {
+		a := newApp(ctx, withInterval(time.Second))
+		a.setImage(ctx, "example.com/web:v2")
+		a.waitWeight(ctx, 20)
+		c := a.get(ctx)
+		c.Spec.Suspend = true
+		Expect(k8s.Update(ctx, c)).To(Succeed())
+		Eventually(func() string { return a.get(ctx).Status.Message }).WithContext(ctx).Should(ContainSubstring("suspended"))
+		held := a.get(ctx).Status.CanaryWeight
+		Consistently(func() int32 { return a.get(ctx).Status.CanaryWeight }).WithContext(ctx).WithTimeout(3 * time.Second).Should(Equal(held))
+	})
+
+	It("promotes without steps when skipAnalysis is set", func(ctx context.Context) {
+		a := newApp(ctx, func(c *fledgev1alpha1.Canary) { c.Spec.SkipAnalysis = true })
+		weights := a.recordWeights()
+		a.setImage(ctx, "example.com/web:v2")
+		a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
+		Eventually(weights.sequence).Should(Equal([]string{"100/0", "0/100", "100/0"}))
+	})
+})

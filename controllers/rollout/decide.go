@@ -1,0 +1,341 @@
+package rollout
+
+import (
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"fledge.dev/fledge/analysis"
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+)
+
+// Event is a transition worth telling people about (a Kubernetes Event, later Slack).
+type Event struct {
+	Warning bool
+	Reason  string
+	Message string
+}
+
+// Event reasons.
+const (
+	ReasonInitialized      = "Initialized"
+	ReasonStarted          = "RolloutStarted"
+	ReasonRestarted        = "RolloutRestarted"
+	ReasonCancelled        = "RolloutCancelled"
+	ReasonAdvanced         = "Advanced"
+	ReasonHalted           = "Halted"
+	ReasonWaiting          = "Waiting"
+	ReasonPromoting        = "Promoting"
+	ReasonPromoted         = "Promoted"
+	ReasonAborted          = "Aborted"
+	ReasonRequestAccepted  = "RequestAccepted"
+	ReasonRequestRejected  = "RequestRejected"
+	ReasonReplicasAdjusted = "ReplicasAdjusted"
+)
+
+// Decision is the new status of a canary, the events of its transitions, and when to look
+// again. What the world must look like follows from the status alone (see Desired).
+type Decision struct {
+	Status fledgev1alpha1.CanaryStatus
+	Events []Event
+	// RequeueAfter is when a timer must wake the canary (a step falls due, a deadline passes);
+	// zero when only a change in the cluster can move it on.
+	RequeueAfter time.Duration
+}
+
+// Decide returns the next move of a canary.
+func Decide(obs Observation) Decision {
+	d := &decider{obs: &obs, status: *obs.Status.DeepCopy()}
+	d.status.ObservedGeneration = obs.Generation
+	d.decide()
+	setConditions(&d.status, obs.Now, obs.Generation)
+	return Decision{Status: d.status, Events: d.events, RequeueAfter: d.requeue}
+}
+
+type decider struct {
+	obs     *Observation
+	status  fledgev1alpha1.CanaryStatus
+	events  []Event
+	requeue time.Duration
+}
+
+func (d *decider) decide() {
+	d.adoptReplicas()
+	if d.status.Phase == "" || d.status.Phase == fledgev1alpha1.PhaseInitializing {
+		d.initialise()
+		return
+	}
+	if d.obs.Spec.Suspend {
+		d.status.Message = "suspended (spec.suspend): traffic stays where it is and no step runs"
+		d.rejectRequest("the Canary is suspended: set spec.suspend to false first")
+		return
+	}
+	d.handleRequest()
+	switch d.status.Phase {
+	case fledgev1alpha1.PhaseProgressing:
+		d.progress()
+	case fledgev1alpha1.PhasePromoting:
+		d.promoting()
+	default:
+		d.maybeStart()
+	}
+}
+
+// adoptReplicas takes the target's replicas as the size of each version: Fledge keeps the
+// target itself at zero, so any other count is the user's (or an autoscaler's) wish.
+func (d *decider) adoptReplicas() {
+	target := d.obs.Target.Replicas
+	switch {
+	case target > 0 && target != d.status.Replicas:
+		if d.status.Replicas != 0 {
+			d.event(false, ReasonReplicasAdjusted, "each version now runs %d replicas, as the target asks", target)
+		}
+		d.status.Replicas = target
+	case d.status.Replicas == 0:
+		d.status.Replicas = 1
+	}
+}
+
+func (d *decider) initialise() {
+	d.status.Phase = fledgev1alpha1.PhaseInitializing
+	d.status.LastPromotedRevision = d.obs.Target.Revision
+	primary := d.obs.Primary
+	if !carries(primary, d.obs.Target.Revision, d.status.Replicas) {
+		d.status.Message = "waiting for the primary to be ready: " + orUnknown(primary.Progress)
+		return
+	}
+	d.status.Phase = fledgev1alpha1.PhaseInitialized
+	d.status.CanaryWeight = 0
+	d.status.LastTransitionTime = d.now()
+	d.status.Message = "the primary serves all traffic"
+	d.event(false, ReasonInitialized, "the primary is ready and serves all traffic; the next change of the target starts a rollout")
+}
+
+// maybeStart starts a rollout when the target carries a revision that was neither promoted
+// nor already rejected.
+func (d *decider) maybeStart() {
+	revision := d.obs.Target.Revision
+	switch {
+	case revision == d.status.LastPromotedRevision:
+		return
+	case d.status.Phase == fledgev1alpha1.PhaseFailed && revision == d.status.CanaryRevision:
+		return // a failed revision stays failed until a retry or a new revision
+	}
+	d.start(ReasonStarted, "new revision %s: starting the canary", revision)
+}
+
+func (d *decider) start(reason, format string, args ...any) {
+	d.status.Phase = fledgev1alpha1.PhaseProgressing
+	d.status.CanaryRevision = d.obs.Target.Revision
+	d.status.StepIndex = 0
+	d.status.CanaryWeight = 0
+	d.status.FailedChecks = 0
+	d.status.Iterations = 0
+	d.status.LastCheckTime = nil
+	d.status.LastTransitionTime = d.now()
+	d.event(false, reason, format, args...)
+	d.awaitCanary()
+}
+
+func (d *decider) progress() {
+	obs, st := d.obs, &d.status
+	if obs.Target.Revision != st.CanaryRevision {
+		if obs.Target.Revision == st.LastPromotedRevision {
+			d.finish(fledgev1alpha1.PhaseSucceeded, "the target went back to the promoted revision; the rollout was cancelled")
+			d.event(false, ReasonCancelled, "the target went back to the promoted revision %s; all traffic returns to the primary", st.LastPromotedRevision)
+			return
+		}
+		d.start(ReasonRestarted, "the target changed during the rollout: starting again from the first step with revision %s", obs.Target.Revision)
+		return
+	}
+	if st.StepIndex == 0 {
+		d.awaitCanary()
+		return
+	}
+	if st.Paused {
+		st.Message = fmt.Sprintf("paused at step %d of %d (canary weight %d%%)", st.StepIndex, len(StepWeights(obs.Spec.Analysis)), st.CanaryWeight)
+		return
+	}
+	due := nextCheck(obs)
+	if obs.Now.Before(due) {
+		d.requeueAt(due)
+		return
+	}
+	d.judge()
+}
+
+// awaitCanary waits for the canary to be ready before the first traffic step.
+func (d *decider) awaitCanary() {
+	obs, st := d.obs, &d.status
+	canary := obs.Canary
+	if carries(canary, st.CanaryRevision, st.Replicas) {
+		switch {
+		case obs.Spec.SkipAnalysis:
+			d.enterPromoting("skipAnalysis is set")
+		case st.Paused:
+			st.Message = "paused before the first step; the canary is ready"
+		default:
+			d.advance()
+		}
+		return
+	}
+	deadline := d.stepStart().Add(ProgressDeadline(&obs.Spec))
+	if !obs.Now.Before(deadline) {
+		d.abort("the canary was not ready within the progress deadline (%s): %s", ProgressDeadline(&obs.Spec), orUnknown(canary.Progress))
+		return
+	}
+	st.Message = "waiting for the canary to be ready: " + orUnknown(canary.Progress)
+	d.requeueAt(deadline)
+}
+
+// judge takes the verdict of the step's checks.
+func (d *decider) judge() {
+	obs, st := d.obs, &d.status
+	if !obs.Canary.Ready {
+		d.failCheck("the canary is not ready: " + orUnknown(obs.Canary.Progress))
+		return
+	}
+	if obs.Checks == nil {
+		// The reconciler runs the checks whenever ChecksDue says so; look again shortly.
+		d.requeue = time.Second
+		return
+	}
+	switch obs.Checks.Verdict {
+	case analysis.Pass:
+		d.advance()
+	case analysis.Wait:
+		st.LastCheckTime = d.now()
+		if !obs.Now.Before(d.stepStart().Add(ProgressDeadline(&obs.Spec))) {
+			d.failCheck("no verdict within the progress deadline: " + obs.Checks.Message)
+			return
+		}
+		st.Message = "waiting: " + obs.Checks.Message
+		d.event(false, ReasonWaiting, "step %d held without a verdict: %s", st.StepIndex, obs.Checks.Message)
+		d.requeueAt(obs.Now.Add(Interval(&obs.Spec)))
+	default:
+		d.failCheck(obs.Checks.Message)
+	}
+}
+
+// advance moves to the next traffic step, or to promotion after the last one.
+func (d *decider) advance() {
+	st := &d.status
+	weights := StepWeights(d.obs.Spec.Analysis)
+	if int(st.StepIndex) >= len(weights) {
+		d.enterPromoting("every step passed")
+		return
+	}
+	st.StepIndex++
+	st.CanaryWeight = weights[st.StepIndex-1]
+	st.LastCheckTime = d.now()
+	st.LastTransitionTime = d.now()
+	st.Message = fmt.Sprintf("step %d of %d: canary weight %d%%", st.StepIndex, len(weights), st.CanaryWeight)
+	d.event(false, ReasonAdvanced, "step %d of %d: canary weight %d%%", st.StepIndex, len(weights), st.CanaryWeight)
+	d.requeueAt(d.obs.Now.Add(Interval(&d.obs.Spec)))
+}
+
+func (d *decider) failCheck(message string) {
+	st := &d.status
+	st.FailedChecks++
+	st.LastCheckTime = d.now()
+	threshold := Threshold(&d.obs.Spec)
+	if st.FailedChecks >= threshold {
+		d.abort("%d of %d checks failed; last: %s", st.FailedChecks, threshold, message)
+		return
+	}
+	st.Message = fmt.Sprintf("halted at canary weight %d%%: check failed (%d of %d): %s", st.CanaryWeight, st.FailedChecks, threshold, message)
+	d.event(true, ReasonHalted, "check failed (%d of %d) at canary weight %d%%: %s", st.FailedChecks, threshold, st.CanaryWeight, message)
+	d.requeueAt(d.obs.Now.Add(Interval(&d.obs.Spec)))
+}
+
+func (d *decider) enterPromoting(why string) {
+	st := &d.status
+	st.Phase = fledgev1alpha1.PhasePromoting
+	st.CanaryWeight = 100
+	st.LastTransitionTime = d.now()
+	d.event(false, ReasonPromoting, "%s: all traffic goes to the canary while the primary takes revision %s", why, st.CanaryRevision)
+	d.promoting()
+}
+
+func (d *decider) promoting() {
+	primary := d.obs.Primary
+	d.status.Message = "promoting: the canary serves all traffic while the primary takes revision " + d.status.CanaryRevision
+	if primary.Revision == d.status.CanaryRevision {
+		d.status.Message += ": " + orUnknown(primary.Progress)
+	}
+	if carries(primary, d.status.CanaryRevision, d.status.Replicas) {
+		promoted := d.status.CanaryRevision
+		d.status.LastPromotedRevision = promoted
+		d.finish(fledgev1alpha1.PhaseSucceeded, "revision "+promoted+" was promoted; the primary serves all traffic")
+		meta := metav1.Condition{Type: fledgev1alpha1.ConditionPromoted, Status: metav1.ConditionTrue, Reason: "Promoted", Message: "revision " + promoted + " was promoted"}
+		d.setPromoted(meta)
+		d.event(false, ReasonPromoted, "revision %s was promoted; the primary serves all traffic", promoted)
+	}
+}
+
+func (d *decider) abort(format string, args ...any) {
+	reason := fmt.Sprintf(format, args...)
+	d.finish(fledgev1alpha1.PhaseFailed, "aborted: "+reason)
+	d.setPromoted(metav1.Condition{Type: fledgev1alpha1.ConditionPromoted, Status: metav1.ConditionFalse, Reason: "Aborted", Message: reason})
+	d.event(true, ReasonAborted, "rollout of revision %s aborted, all traffic back to the primary: %s", d.status.CanaryRevision, reason)
+}
+
+// finish ends a rollout: all traffic on the primary, the canary scaled down.
+func (d *decider) finish(phase fledgev1alpha1.CanaryPhase, message string) {
+	st := &d.status
+	st.Phase = phase
+	st.CanaryWeight = 0
+	st.StepIndex = 0
+	st.Paused = false
+	st.LastTransitionTime = d.now()
+	st.Message = message
+}
+
+func (d *decider) setPromoted(c metav1.Condition) {
+	c.LastTransitionTime = metav1.NewTime(d.obs.Now)
+	c.ObservedGeneration = d.obs.Generation
+	setCondition(&d.status, c)
+}
+
+func (d *decider) event(warning bool, reason, format string, args ...any) {
+	d.events = append(d.events, Event{Warning: warning, Reason: reason, Message: fmt.Sprintf(format, args...)})
+}
+
+// requeueAt asks to be woken at t (the earliest of several asks wins).
+func (d *decider) requeueAt(t time.Time) {
+	after := t.Sub(d.obs.Now)
+	if after <= 0 {
+		after = time.Millisecond
+	}
+	if d.requeue == 0 || after < d.requeue {
+		d.requeue = after
+	}
+}
+
+// now is the observation time as stored in status (microseconds, so that a restart computes
+// the same due times).
+func (d *decider) now() *metav1.MicroTime {
+	t := metav1.NewMicroTime(d.obs.Now.Truncate(time.Microsecond))
+	return &t
+}
+
+// carries reports whether w runs revision with the wanted replicas, all of them ready.
+func carries(w Workload, revision string, replicas int32) bool {
+	return w.Exists && w.Revision == revision && w.Replicas == replicas && w.Ready
+}
+
+// stepStart is when the current phase or step began.
+func (d *decider) stepStart() time.Time {
+	if d.status.LastTransitionTime == nil {
+		return d.obs.Now
+	}
+	return d.status.LastTransitionTime.Time
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "not observed yet"
+	}
+	return s
+}

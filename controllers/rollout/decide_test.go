@@ -1,0 +1,355 @@
+package rollout_test
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"fledge.dev/fledge/analysis"
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/rollout"
+)
+
+var _ = Describe("a new Canary", func() {
+	It("waits for the primary, then routes all traffic to it and scales the target down", func() {
+		s := newStory()
+		s.holdPrimary = true
+		d := s.reconcile()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseInitializing))
+		Expect(s.status.Replicas).To(Equal(int32(3)), "each version runs as many replicas as the target asked for")
+		want := rollout.DesiredFor(&d.Status)
+		Expect(want.PrimaryRevision).To(Equal("v1"))
+		Expect(want.RoutesEnabled).To(BeFalse(), "no route changes before the primary can serve")
+		Expect(want.ScaleDownTarget).To(BeFalse())
+		Expect(condition(s.status, fledgev1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+
+		s.holdPrimary = false
+		s.primary.Ready = true
+		d = s.reconcile()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseInitialized))
+		Expect(s.status.LastPromotedRevision).To(Equal("v1"))
+		want = rollout.DesiredFor(&d.Status)
+		Expect(want.RoutesEnabled).To(BeTrue())
+		Expect([]int32{want.PrimaryWeight, want.CanaryWeight}).To(Equal([]int32{100, 0}))
+		Expect(want.ScaleDownTarget).To(BeTrue())
+		Expect(want.CanaryReplicas).To(BeZero())
+		Expect(reasons(s.events)).To(Equal([]string{rollout.ReasonInitialized}))
+		Expect(condition(s.status, fledgev1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+	})
+
+	It("keeps the replica count after the target is scaled to zero, and follows a new one", func() {
+		s := newStory().initialised()
+		Expect(s.target.Replicas).To(BeZero())
+		s.reconcile()
+		Expect(s.status.Replicas).To(Equal(int32(3)))
+
+		s.target.Replicas = 5
+		s.reconcile()
+		Expect(s.status.Replicas).To(Equal(int32(5)))
+		Expect(s.primary.Replicas).To(Equal(int32(5)))
+		Expect(reasons(s.events)).To(ContainElement(rollout.ReasonReplicasAdjusted))
+	})
+})
+
+var _ = Describe("a new revision", func() {
+	It("shifts traffic 20, 40, 60, 80, then promotes through 100 and returns to the primary", func() {
+		s := newStory().initialised()
+		s.newRevision("v2")
+		s.reconcile()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseProgressing))
+		Expect(s.status.CanaryRevision).To(Equal("v2"))
+		Expect(rollout.DesiredFor(&s.status).CanaryReplicas).To(Equal(int32(3)))
+
+		s.until(fledgev1alpha1.PhaseSucceeded, 20)
+		Expect(s.weights).To(Equal([]int32{0, 20, 40, 60, 80, 100, 0}))
+		Expect(s.status.LastPromotedRevision).To(Equal("v2"))
+		Expect(s.primary.Revision).To(Equal("v2"))
+		Expect(s.canary.Replicas).To(BeZero(), "the canary is scaled down after promotion")
+		Expect(s.checksRun).To(Equal(4), "one run of the checks per step")
+		Expect(reasons(s.events)).To(Equal([]string{
+			rollout.ReasonStarted,
+			rollout.ReasonAdvanced, rollout.ReasonAdvanced, rollout.ReasonAdvanced, rollout.ReasonAdvanced,
+			rollout.ReasonPromoting, rollout.ReasonPromoted,
+		}))
+		Expect(condition(s.status, fledgev1alpha1.ConditionPromoted).Status).To(Equal(metav1.ConditionTrue))
+		Expect(condition(s.status, fledgev1alpha1.ConditionProgressing).Status).To(Equal(metav1.ConditionFalse))
+	})
+
+	It("takes one step per interval and sleeps exactly until the next one", func() {
+		s := newStory().initialised()
+		s.newRevision("v2")
+		s.reconcile()
+		s.reconcile() // the canary is ready: first step
+		Expect(s.status.CanaryWeight).To(Equal(int32(20)))
+		Expect(s.last.RequeueAfter).To(Equal(time.Minute))
+
+		s.now = s.now.Add(25 * time.Second)
+		s.reconcile() // an unrelated event wakes the canary early
+		Expect(s.status.CanaryWeight).To(Equal(int32(20)))
+		Expect(s.checksRun).To(BeZero(), "no checks before the interval has passed")
+		Expect(s.last.RequeueAfter).To(Equal(35 * time.Second))
+
+		s.wait()
+		Expect(s.status.CanaryWeight).To(Equal(int32(40)))
+		Expect(s.checksRun).To(Equal(1))
+	})
+
+	It("follows explicit stepWeights", func() {
+		s := newStory()
+		s.spec.Analysis.StepWeights = []int32{5, 50}
+		s.initialised()
+		s.newRevision("v2")
+		s.reconcile()
+		s.until(fledgev1alpha1.PhaseSucceeded, 10)
+		Expect(s.weights).To(Equal([]int32{0, 5, 50, 100, 0}))
+	})
+
+	It("waits for the primary to carry the new revision before routing back to it", func() {
+		s := newStory().initialised()
+		s.newRevision("v2")
+		s.reconcile()
+		s.until(fledgev1alpha1.PhasePromoting, 10)
+		s.holdPrimary = true
+		s.primary.Ready = false
+		s.reconcile()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhasePromoting))
+		Expect(rollout.DesiredFor(&s.status).CanaryWeight).To(Equal(int32(100)), "no request reaches the old version once promotion is decided")
+		Expect(rollout.DesiredFor(&s.status).PrimaryRevision).To(Equal("v2"))
+
+		s.holdPrimary = false
+		s.primary.Ready = true
+		s.reconcile()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseSucceeded))
+		Expect(rollout.DesiredFor(&s.status).PrimaryWeight).To(Equal(int32(100)))
+	})
+
+	It("promotes as soon as the canary is ready when skipAnalysis is set", func() {
+		s := newStory()
+		s.spec.SkipAnalysis = true
+		s.initialised()
+		s.newRevision("v2")
+		s.reconcile()
+		s.reconcile()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhasePromoting))
+		s.reconcile()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseSucceeded))
+		Expect(s.weights).To(Equal([]int32{0, 100, 0}))
+		Expect(s.checksRun).To(BeZero())
+	})
+
+	It("aborts when the canary is not ready within the progress deadline", func() {
+		s := newStory().initialised()
+		s.holdCanary = true
+		s.newRevision("v2")
+		s.reconcile()
+		Expect(s.last.RequeueAfter).To(Equal(600 * time.Second))
+		s.wait()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseFailed))
+		Expect(s.status.Message).To(ContainSubstring("not ready within the progress deadline"))
+		Expect(rollout.DesiredFor(&s.status).CanaryReplicas).To(BeZero())
+	})
+})
+
+var _ = Describe("a canary at 40 %", func() {
+	var s *story
+	BeforeEach(func() {
+		s = newStory().initialised()
+		s.newRevision("v2")
+		s.reconcile()
+		s.reconcile()
+		s.wait()
+		Expect(s.status.CanaryWeight).To(Equal(int32(40)))
+		s.events = nil
+	})
+
+	It("halts on a failed check and goes on when the next one passes", func() {
+		s.verdict = analysis.Result{Verdict: analysis.Fail, Message: "success rate 91% < 99%"}
+		s.wait()
+		Expect(s.status.CanaryWeight).To(Equal(int32(40)))
+		Expect(s.status.FailedChecks).To(Equal(int32(1)))
+		Expect(s.events).To(ContainElement(rollout.Event{Warning: true, Reason: rollout.ReasonHalted, Message: "check failed (1 of 3) at canary weight 40%: success rate 91% < 99%"}))
+
+		s.verdict = analysis.Result{Verdict: analysis.Pass}
+		s.wait()
+		Expect(s.status.CanaryWeight).To(Equal(int32(60)))
+		Expect(s.status.FailedChecks).To(Equal(int32(1)), "failed checks add up over the rollout")
+	})
+
+	It("aborts after the third failed check and sends all traffic back to the primary", func() {
+		s.verdict = analysis.Result{Verdict: analysis.Fail, Message: "p99 812ms > 500ms"}
+		s.wait()
+		s.wait()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseProgressing))
+		s.wait()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseFailed))
+		Expect(s.status.FailedChecks).To(Equal(int32(3)))
+		Expect(s.status.Message).To(Equal("aborted: 3 of 3 checks failed; last: p99 812ms > 500ms"))
+		want := rollout.DesiredFor(&s.status)
+		Expect([]int32{want.PrimaryWeight, want.CanaryWeight, want.CanaryReplicas}).To(Equal([]int32{100, 0, 0}))
+		Expect(want.PrimaryRevision).To(Equal("v1"))
+		Expect(condition(s.status, fledgev1alpha1.ConditionPromoted).Reason).To(Equal("Aborted"))
+		Expect(reasons(s.events)).To(Equal([]string{rollout.ReasonHalted, rollout.ReasonHalted, rollout.ReasonAborted}))
+
+		By("staying failed for the same revision")
+		s.now = s.now.Add(time.Hour)
+		s.reconcile()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseFailed))
+
+		By("starting afresh for the next revision")
+		s.newRevision("v3")
+		s.verdict = analysis.Result{Verdict: analysis.Pass}
+		s.reconcile()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseProgressing))
+		Expect(s.status.CanaryRevision).To(Equal("v3"))
+		Expect(s.status.FailedChecks).To(BeZero())
+	})
+
+	It("holds without a verdict while there is too little traffic, and fails at the deadline", func() {
+		s.verdict = analysis.Result{Verdict: analysis.Wait, Message: "12 requests < 100 in the window"}
+		s.wait()
+		Expect(s.status.CanaryWeight).To(Equal(int32(40)))
+		Expect(s.status.FailedChecks).To(BeZero())
+		Expect(s.status.Message).To(ContainSubstring("12 requests < 100"))
+		for range 8 {
+			s.wait()
+		}
+		Expect(s.status.FailedChecks).To(BeZero(), "still within the deadline")
+		s.wait()
+		Expect(s.status.FailedChecks).To(Equal(int32(1)))
+		Expect(s.status.Message).To(ContainSubstring("no verdict within the progress deadline"))
+	})
+
+	It("counts a check as failed when the canary is not ready", func() {
+		s.holdCanary = true
+		s.canary.Ready = false
+		s.wait()
+		Expect(s.status.FailedChecks).To(Equal(int32(1)))
+		Expect(s.status.Message).To(ContainSubstring("the canary is not ready"))
+	})
+
+	It("starts again from the first step when the target changes", func() {
+		s.verdict = analysis.Result{Verdict: analysis.Fail, Message: "bad"}
+		s.wait()
+		s.newRevision("v3")
+		s.reconcile()
+		Expect(s.status.CanaryRevision).To(Equal("v3"))
+		Expect(s.status.StepIndex).To(BeZero())
+		Expect(s.status.CanaryWeight).To(BeZero())
+		Expect(s.status.FailedChecks).To(BeZero())
+		Expect(reasons(s.events)).To(ContainElement(rollout.ReasonRestarted))
+		s.verdict = analysis.Result{Verdict: analysis.Pass}
+		s.reconcile()
+		Expect(s.status.CanaryWeight).To(Equal(int32(20)))
+	})
+
+	It("is cancelled when the target goes back to the promoted revision", func() {
+		s.newRevision("v1")
+		s.reconcile()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseSucceeded))
+		Expect(s.status.LastPromotedRevision).To(Equal("v1"))
+		Expect(rollout.DesiredFor(&s.status).CanaryReplicas).To(BeZero())
+		Expect(reasons(s.events)).To(Equal([]string{rollout.ReasonCancelled}))
+	})
+
+	It("is promoted at once on request, skipping the remaining steps", func() {
+		s.request("r1", fledgev1alpha1.RequestPromote)
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhasePromoting))
+		Expect(s.status.LastHandledRequest.Accepted).To(BeTrue())
+		s.reconcile()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseSucceeded))
+		Expect(s.weights).To(Equal([]int32{0, 20, 40, 100, 0}))
+	})
+
+	It("advances one step on request without waiting for the interval", func() {
+		s.request("r1", fledgev1alpha1.RequestPromoteStep)
+		Expect(s.status.CanaryWeight).To(Equal(int32(60)))
+		Expect(s.checksRun).To(Equal(1), "no checks run for a manual step")
+	})
+
+	It("is aborted on request", func() {
+		s.request("r1", fledgev1alpha1.RequestAbort)
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseFailed))
+		Expect(s.status.Message).To(Equal("aborted: aborted on request by alice"))
+		Expect(s.status.LastHandledRequest).To(HaveField("Accepted", BeTrue()))
+	})
+
+	It("holds its step while paused and goes on when resumed", func() {
+		s.request("r1", fledgev1alpha1.RequestPause)
+		Expect(s.status.Paused).To(BeTrue())
+		s.now = s.now.Add(10 * time.Minute)
+		s.reconcile()
+		Expect(s.status.CanaryWeight).To(Equal(int32(40)))
+		Expect(s.status.Message).To(HavePrefix("paused at step 2 of 4"))
+		Expect(condition(s.status, fledgev1alpha1.ConditionProgressing).Reason).To(Equal("Paused"))
+
+		s.request("r2", fledgev1alpha1.RequestResume)
+		Expect(s.status.Paused).To(BeFalse())
+		Expect(s.status.CanaryWeight).To(Equal(int32(60)), "the overdue step runs at once")
+	})
+
+	It("acts on a request once, however often it is seen", func() {
+		s.request("r1", fledgev1alpha1.RequestPromoteStep)
+		Expect(s.status.CanaryWeight).To(Equal(int32(60)))
+		s.reconcile()
+		s.reconcile()
+		Expect(s.status.CanaryWeight).To(Equal(int32(60)))
+	})
+
+	It("does not move while suspended, and rejects requests", func() {
+		s.spec.Suspend = true
+		s.now = s.now.Add(time.Hour)
+		s.request("r1", fledgev1alpha1.RequestPromote)
+		Expect(s.status.CanaryWeight).To(Equal(int32(40)))
+		Expect(s.status.LastHandledRequest).To(HaveField("Accepted", BeFalse()))
+		Expect(s.status.LastHandledRequest.Message).To(ContainSubstring("suspended"))
+	})
+})
+
+var _ = Describe("a failed rollout", func() {
+	var s *story
+	BeforeEach(func() {
+		s = newStory().initialised()
+		s.verdict = analysis.Result{Verdict: analysis.Fail, Message: "bad"}
+		s.newRevision("v2")
+		s.reconcile()
+		s.until(fledgev1alpha1.PhaseFailed, 10)
+		s.events = nil
+	})
+
+	It("starts again from the first step on a retry request", func() {
+		s.verdict = analysis.Result{Verdict: analysis.Pass}
+		s.request("r1", fledgev1alpha1.RequestRetry)
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseProgressing))
+		Expect(s.status.CanaryRevision).To(Equal("v2"))
+		Expect(s.status.FailedChecks).To(BeZero())
+		s.until(fledgev1alpha1.PhaseSucceeded, 10)
+		Expect(s.status.LastPromotedRevision).To(Equal("v2"))
+	})
+
+	It("rejects promote and abort requests, saying why", func() {
+		s.request("r1", fledgev1alpha1.RequestPromote)
+		Expect(s.status.LastHandledRequest).To(HaveField("Accepted", BeFalse()))
+		Expect(s.status.LastHandledRequest.Message).To(ContainSubstring("no rollout is in progress"))
+		s.request("r2", fledgev1alpha1.RequestAbort)
+		Expect(s.status.LastHandledRequest).To(HaveField("Accepted", BeFalse()))
+		Expect(s.events).To(HaveLen(2))
+		Expect(s.events[0].Warning).To(BeTrue())
+	})
+})
+
+var _ = Describe("the step plan", func() {
+	DescribeTable("is the list of canary weights",
+		func(analysisSpec fledgev1alpha1.CanaryAnalysis, want []int32) {
+			Expect(rollout.StepWeights(analysisSpec)).To(Equal(want))
+		},
+		Entry("by default", fledgev1alpha1.CanaryAnalysis{}, []int32{20, 40, 60, 80}),
+		Entry("explicit stepWeights", fledgev1alpha1.CanaryAnalysis{StepWeights: []int32{1, 10, 50}}, []int32{1, 10, 50}),
+		Entry("stepWeight that divides maxWeight", fledgev1alpha1.CanaryAnalysis{StepWeight: ptr.To[int32](25), MaxWeight: ptr.To[int32](100)}, []int32{25, 50, 75, 100}),
+		Entry("stepWeight that does not divide maxWeight ends on maxWeight", fledgev1alpha1.CanaryAnalysis{StepWeight: ptr.To[int32](30), MaxWeight: ptr.To[int32](80)}, []int32{30, 60, 80}),
+		Entry("only maxWeight", fledgev1alpha1.CanaryAnalysis{MaxWeight: ptr.To[int32](50)}, []int32{20, 40, 50}),
+		Entry("stepWeight equal to maxWeight", fledgev1alpha1.CanaryAnalysis{StepWeight: ptr.To[int32](50), MaxWeight: ptr.To[int32](50)}, []int32{50}),
+	)
+})

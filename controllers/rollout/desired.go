@@ -1,0 +1,45 @@
+package rollout
+
+import fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+
+// Desired is what the cluster must look like for a canary status. It is derived from the
+// status alone, so that after a restart the same status yields the same world.
+type Desired struct {
+	// PrimaryRevision is the revision the primary must carry.
+	PrimaryRevision string
+	// CanaryRevision is the revision the canary copy must carry ("" before any rollout).
+	CanaryRevision string
+	// PrimaryReplicas and CanaryReplicas are the sizes of the two copies.
+	PrimaryReplicas int32
+	CanaryReplicas  int32
+	// RoutesEnabled is false while the primary is first made ready: the routes are not
+	// touched until it can serve.
+	RoutesEnabled bool
+	// PrimaryWeight and CanaryWeight split the traffic; they add up to 100.
+	PrimaryWeight int32
+	CanaryWeight  int32
+	// ScaleDownTarget keeps the user's Deployment at zero replicas once the primary serves.
+	ScaleDownTarget bool
+}
+
+// DesiredFor returns what the cluster must look like for status.
+func DesiredFor(st *fledgev1alpha1.CanaryStatus) Desired {
+	d := Desired{
+		PrimaryRevision: st.LastPromotedRevision,
+		CanaryRevision:  st.CanaryRevision,
+		PrimaryReplicas: st.Replicas,
+		RoutesEnabled:   st.Phase != "" && st.Phase != fledgev1alpha1.PhaseInitializing,
+		CanaryWeight:    st.CanaryWeight,
+	}
+	switch st.Phase {
+	case fledgev1alpha1.PhaseProgressing:
+		d.CanaryReplicas = st.Replicas
+	case fledgev1alpha1.PhasePromoting:
+		d.CanaryReplicas = st.Replicas
+		d.PrimaryRevision = st.CanaryRevision
+		d.CanaryWeight = 100
+	}
+	d.PrimaryWeight = 100 - d.CanaryWeight
+	d.ScaleDownTarget = d.RoutesEnabled
+	return d
+}

@@ -1,0 +1,69 @@
+package rollout
+
+import (
+	"time"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+)
+
+// Defaults for fields the API server defaults; they matter when a spec was built in Go
+// without passing through admission (tests, and older objects).
+const (
+	defaultInterval         = time.Minute
+	defaultThreshold        = 5
+	defaultProgressDeadline = 600 * time.Second
+	defaultStepWeight       = 20
+	defaultMaxWeight        = 80
+)
+
+// StepWeights is the canary weight of each traffic step: the explicit stepWeights, or
+// stepWeight, 2×stepWeight, ... up to maxWeight (which is always the last step). With nothing
+// set it is 20, 40, 60, 80.
+func StepWeights(analysis fledgev1alpha1.CanaryAnalysis) []int32 {
+	if len(analysis.StepWeights) > 0 {
+		return analysis.StepWeights
+	}
+	step, maxWeight := int32(defaultStepWeight), int32(defaultMaxWeight)
+	if analysis.StepWeight != nil {
+		step = *analysis.StepWeight
+	}
+	if analysis.MaxWeight != nil {
+		maxWeight = *analysis.MaxWeight
+	}
+	if step <= 0 {
+		step = defaultStepWeight
+	}
+	if maxWeight < step {
+		maxWeight = step
+	}
+	var weights []int32
+	for w := step; w < maxWeight; w += step {
+		weights = append(weights, w)
+	}
+	return append(weights, maxWeight)
+}
+
+// Interval is the time between two steps.
+func Interval(spec *fledgev1alpha1.CanarySpec) time.Duration {
+	if spec.Analysis.Interval == nil || spec.Analysis.Interval.Duration <= 0 {
+		return defaultInterval
+	}
+	return spec.Analysis.Interval.Duration
+}
+
+// Threshold is the number of failed checks that aborts a rollout.
+func Threshold(spec *fledgev1alpha1.CanarySpec) int32 {
+	if spec.Analysis.Threshold <= 0 {
+		return defaultThreshold
+	}
+	return spec.Analysis.Threshold
+}
+
+// ProgressDeadline is how long a canary may take to become ready, or a step may wait to be
+// judged.
+func ProgressDeadline(spec *fledgev1alpha1.CanarySpec) time.Duration {
+	if spec.ProgressDeadlineSeconds == nil || *spec.ProgressDeadlineSeconds <= 0 {
+		return defaultProgressDeadline
+	}
+	return time.Duration(*spec.ProgressDeadlineSeconds) * time.Second
+}

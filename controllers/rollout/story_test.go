@@ -1,0 +1,166 @@
+package rollout_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"fledge.dev/fledge/analysis"
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/rollout"
+)
+
+func TestRollout(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Rollout decisions")
+}
+
+// story plays a canary through time against a world that converges on what the decisions
+// ask for, unless a test holds a Deployment back. Every decision is made twice: the second
+// time, with nothing changed, it must not change the status or emit an event (a no-op
+// reconcile writes nothing).
+type story struct {
+	now    time.Time
+	spec   fledgev1alpha1.CanarySpec
+	status fledgev1alpha1.CanaryStatus
+
+	target, primary, canary rollout.Workload
+	// holdCanary and holdPrimary keep a Deployment from becoming ready.
+	holdCanary, holdPrimary bool
+	verdict                 analysis.Result
+	checksRun               int
+
+	events  []rollout.Event
+	weights []int32 // canary weight after each decision, when it changed
+	last    rollout.Decision
+}
+
+func newStory() *story {
+	return &story{
+		now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC),
+		spec: fledgev1alpha1.CanarySpec{
+			TargetRef: fledgev1alpha1.TargetRef{Name: "app"},
+			Service:   fledgev1alpha1.CanaryService{Port: 80},
+			Analysis: fledgev1alpha1.CanaryAnalysis{
+				Interval:  &metav1.Duration{Duration: time.Minute},
+				Threshold: 3,
+			},
+			ProgressDeadlineSeconds: ptr.To[int32](600),
+		},
+		target:  rollout.Workload{Exists: true, Revision: "v1", Replicas: 3, Ready: true},
+		verdict: analysis.Result{Verdict: analysis.Pass, Message: "all checks passed"},
+		weights: []int32{0},
+	}
+}
+
+func (s *story) observation() rollout.Observation {
+	return rollout.Observation{
+		Now: s.now, Generation: 1, Spec: s.spec, Status: s.status,
+		Target: s.target, Primary: s.primary, Canary: s.canary,
+	}
+}
+
+// reconcile runs one reconcile: checks when due, the decision, then the world converges.
+func (s *story) reconcile() rollout.Decision {
+	GinkgoHelper()
+	obs := s.observation()
+	if rollout.ChecksDue(&obs) && obs.Canary.Ready {
+		verdict := s.verdict
+		obs.Checks = &verdict
+		s.checksRun++
+	}
+	d := rollout.Decide(obs)
+
+	again := obs
+	again.Status = d.Status
+	again.Checks = nil
+	if rollout.ChecksDue(&again) && again.Canary.Ready {
+		verdict := s.verdict
+		again.Checks = &verdict
+	}
+	second := rollout.Decide(again)
+	Expect(cmp.Diff(d.Status, second.Status)).To(BeEmpty(), "deciding again with nothing changed must not change the status")
+	Expect(second.Events).To(BeEmpty(), "deciding again with nothing changed must not emit events")
+
+	s.status = d.Status
+	s.events = append(s.events, d.Events...)
+	if w := d.Status.CanaryWeight; w != s.weights[len(s.weights)-1] {
+		s.weights = append(s.weights, w)
+	}
+	s.converge(rollout.DesiredFor(&d.Status))
+	s.last = d
+	return d
+}
+
+func (s *story) converge(want rollout.Desired) {
+	s.primary = rollout.Workload{Exists: true, Revision: want.PrimaryRevision, Replicas: want.PrimaryReplicas, Ready: !s.holdPrimary}
+	if want.CanaryRevision != "" {
+		s.canary = rollout.Workload{Exists: true, Revision: want.CanaryRevision, Replicas: want.CanaryReplicas, Ready: want.CanaryReplicas > 0 && !s.holdCanary}
+	}
+	if want.ScaleDownTarget {
+		s.target.Replicas = 0
+	}
+}
+
+// wait moves the clock to the next timer the decision asked for, and reconciles.
+func (s *story) wait() rollout.Decision {
+	GinkgoHelper()
+	Expect(s.last.RequeueAfter).To(BeNumerically(">", 0), "the canary asked for no timer")
+	s.now = s.now.Add(s.last.RequeueAfter)
+	return s.reconcile()
+}
+
+// until reconciles on timers until the phase is reached (at most n times).
+func (s *story) until(phase fledgev1alpha1.CanaryPhase, n int) {
+	GinkgoHelper()
+	for i := 0; i < n && s.status.Phase != phase; i++ {
+		if s.last.RequeueAfter == 0 {
+			s.reconcile()
+			continue
+		}
+		s.wait()
+	}
+	Expect(s.status.Phase).To(Equal(phase), s.status.Message)
+}
+
+func (s *story) initialised() *story {
+	GinkgoHelper()
+	s.reconcile() // creates the primary
+	s.reconcile() // the primary is ready
+	Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseInitialized))
+	s.events = nil
+	return s
+}
+
+func (s *story) newRevision(rev string) {
+	s.target.Revision = rev
+	s.target.Replicas = 0
+}
+
+func (s *story) request(id string, action fledgev1alpha1.RequestAction) rollout.Decision {
+	GinkgoHelper()
+	s.status.Request = &fledgev1alpha1.ManualRequest{ID: id, Action: action, RequestedBy: "alice"}
+	return s.reconcile()
+}
+
+func reasons(events []rollout.Event) []string {
+	var out []string
+	for _, e := range events {
+		out = append(out, e.Reason)
+	}
+	return out
+}
+
+func condition(st fledgev1alpha1.CanaryStatus, t string) *metav1.Condition {
+	for i := range st.Conditions {
+		if st.Conditions[i].Type == t {
+			return &st.Conditions[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package controllers_test
+
+import (
+	"context"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"fledge.dev/fledge/analysis"
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+)
+
+var _ = Describe("a new Canary", func() {
+	It("copies the target to a ready primary, routes all traffic to it, and scales the target down", func(ctx context.Context) {
+		a := newApp(ctx)
+		c := a.get(ctx)
+		Expect(c.Status.CanaryWeight).To(BeZero())
+		Expect(c.Status.Replicas).To(Equal(int32(2)))
+		Expect(meta(c, fledgev1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+
+		primary := a.deployment(ctx, "web-primary")
+		Expect(primary.Spec.Template.Spec.Containers[0].Image).To(Equal("example.com/web:v1"))
+		Expect(primary.Spec.Template.Labels).To(HaveKeyWithValue("app", "web-primary"), "the target's selector must not claim the primary's pods")
+		Expect(primary.Status.ReadyReplicas).To(Equal(int32(2)))
+		Eventually(func() int32 { return *a.deployment(ctx, "web").Spec.Replicas }).WithContext(ctx).Should(BeZero())
+
+		vs := a.virtualService(ctx)
+		Expect(vs.Spec.Http).To(HaveLen(1))
+		Expect(vs.Spec.Http[0].Route[0].Destination.Subset).To(Equal("primary"))
+		Expect(vs.Spec.Http[0].Route[0].Weight).To(Equal(int32(100)))
+
+		var svc corev1.Service
+		Expect(k8s.Get(ctx, a.key(), &svc)).To(Succeed())
+		Expect(svc.Spec.Selector).To(Equal(map[string]string{"fledge.dev/canary": "web"}))
+		Expect(svc.Spec.Ports[0].TargetPort.IntValue()).To(Equal(8080))
+		for _, name := range []string{"web-primary", "web-canary"} {
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: name}, &svc)).To(Succeed())
+		}
+		var dr istionetworkingv1.DestinationRule
+		Expect(k8s.Get(ctx, a.key(), &dr)).To(Succeed())
+		Expect(dr.Spec.Subsets).To(HaveLen(2))
+		Expect(a.eventReasons(ctx)).To(ContainElement("Initialized"))
+	})
+})
+
+var _ = Describe("a new revision", func() {
+	It("moves traffic 80/20, 60/40, 40/60, 20/80, then 0/100 while the primary takes it, then back to the primary", func(ctx context.Context) {
+		a := newApp(ctx, withInterval(2*time.Second))
+		weights := a.recordWeights()
+		a.setImage(ctx, "example.com/web:v2")
+
+		c := a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
+		Eventually(weights.sequence).Should(Equal([]string{"100/0", "80/20", "60/40", "40/60", "20/80", "0/100", "100/0"}))
+		Expect(meta(c, fledgev1alpha1.ConditionPromoted).Status).To(Equal(metav1.ConditionTrue))
+		Expect(c.Status.LastPromotedRevision).To(Equal(c.Status.CanaryRevision))
+
+		Expect(a.deployment(ctx, "web-primary").Spec.Template.Spec.Containers[0].Image).To(Equal("example.com/web:v2"))
+		Expect(*a.deployment(ctx, "web-canary").Spec.Replicas).To(BeZero())
+		Expect(*a.deployment(ctx, "web").Spec.Replicas).To(BeZero())
+		Expect(a.eventReasons(ctx)).To(ContainElements("RolloutStarted", "Advanced", "Promoting", "Promoted"))
+
+		By("taking one step per interval")
+		// Seen through a watch, so each step carries the latency of its own writes.
+		for _, g := range weights.gaps()[1:4] { // between the 80/20, 60/40, 40/60 and 20/80 steps
+			Expect(g).To(BeNumerically(">=", 1500*time.Millisecond))
+		}
+	})
+
+	It("is aborted after threshold failed checks, and all traffic returns to the primary", func(ctx context.Context) {
+		a := newApp(ctx, withThreshold(2))
+		checks.script(a.canary, analysis.Result{Verdict: analysis.Fail, Message: "success rate 91% < 99%"})
+		a.setImage(ctx, "example.com/web:v2")
+
+		c := a.waitPhase(ctx, fledgev1alpha1.PhaseFailed)
+		Expect(c.Status.FailedChecks).To(Equal(int32(2)))
+		Expect(c.Status.Message).To(ContainSubstring("success rate 91% < 99%"))
+		Expect(meta(c, fledgev1alpha1.ConditionPromoted).Reason).To(Equal("Aborted"))
+		Eventually(func() int32 { return a.virtualService(ctx).Spec.Http[0].Route[0].Weight }).WithContext(ctx).Should(Equal(int32(100)))
+		Eventually(func() int32 { return *a.deployment(ctx, "web-canary").Spec.Replicas }).WithContext(ctx).Should(BeZero())
+		Expect(a.deployment(ctx, "web-primary").Spec.Template.Spec.Containers[0].Image).To(Equal("example.com/web:v1"))
+		Expect(a.eventReasons(ctx)).To(ContainElements("Halted", "Aborted"))
+
+		By("starting afresh on the next revision")
+		checks.script(a.canary, analysis.Result{Verdict: analysis.Pass})
+		a.setImage(ctx, "example.com/web:v3")
+		c = a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
+		Expect(c.Status.FailedChecks).To(BeZero())
+		Expect(a.deployment(ctx, "web-primary").Spec.Template.Spec.Containers[0].Image).To(Equal("example.com/web:v3"))
+	})
+
+	It("starts again from the first step when the target changes during the rollout", func(ctx context.Context) {
+		a := newApp(ctx, withInterval(2*time.Second))
+		a.setImage(ctx, "example.com/web:v2")
+		a.waitWeight(ctx, 40)
+		first := a.get(ctx).Status.CanaryRevision
+
+		weights := a.recordWeights()
+		a.setImage(ctx, "example.com/web:v3")
+		c := a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
+		Expect(c.Status.LastPromotedRevision).NotTo(Equal(first))
+		Expect(weights.sequence()).To(HaveExactElements("60/40", "100/0", "80/20", "60/40", "40/60", "20/80", "0/100", "100/0"))
+		Expect(a.deployment(ctx, "web-primary").Spec.Template.Spec.Containers[0].Image).To(Equal("example.com/web:v3"))
+		Expect(a.eventReasons(ctx)).To(ContainElement("RolloutRestarted"))
+	})
+})
+
+func meta(c *fledgev1alpha1.Canary, conditionType string) metav1.Condition {
+	for _, cond := range c.Status.Conditions {
+		if cond.Type == conditionType {
+			return cond
+		}
+	}
+	return metav1.Condition{}
+}

@@ -1,0 +1,178 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+	istioapiv1 "istio.io/api/networking/v1"
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/workload"
+)
+
+// AnnotationOriginal keeps, on a VirtualService or DestinationRule that existed before Fledge
+// took it over, the spec it had, so that deleting the Canary can put it back.
+const AnnotationOriginal = "fledge.dev/original-spec"
+
+// Istio routes through a DestinationRule with the subsets primary and canary and a
+// VirtualService that splits the traffic between them by weight.
+type Istio struct {
+	Clients
+}
+
+var _ Router = (*Istio)(nil)
+
+// Reconcile makes the DestinationRule and the VirtualService match the routes.
+func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, routes Routes) (Result, error) {
+	var result Result
+	dr := &istionetworkingv1.DestinationRule{}
+	err := r.ensure(ctx, canary, dr, &result, func(original []byte) (bool, error) {
+		var orig *istioapiv1.DestinationRule
+		if original != nil {
+			orig = &istioapiv1.DestinationRule{}
+			if err := json.Unmarshal(original, orig); err != nil {
+				return false, fmt.Errorf("read the original spec of DestinationRule %s: %w", dr.Name, err)
+			}
+		}
+		want := destinationRuleSpec(canary, orig)
+		if proto.Equal(&dr.Spec, want) {
+			return false, nil
+		}
+		proto.Reset(&dr.Spec)
+		proto.Merge(&dr.Spec, want)
+		return true, nil
+	})
+	if err != nil {
+		return result, err
+	}
+
+	vs := &istionetworkingv1.VirtualService{}
+	err = r.ensure(ctx, canary, vs, &result, func(original []byte) (bool, error) {
+		var orig *istioapiv1.VirtualService
+		if original != nil {
+			orig = &istioapiv1.VirtualService{}
+			if err := json.Unmarshal(original, orig); err != nil {
+				return false, fmt.Errorf("read the original spec of VirtualService %s: %w", vs.Name, err)
+			}
+		}
+		want := virtualServiceSpec(canary, orig, routes)
+		if proto.Equal(&vs.Spec, want) {
+			return false, nil
+		}
+		proto.Reset(&vs.Spec)
+		proto.Merge(&vs.Spec, want)
+		return true, nil
+	})
+	if err != nil {
+		return result, err
+	}
+	// Verify what the API server stored, not what was sent: vs holds the server's answer.
+	got, ok := weightsOf(&vs.Spec, ServiceName(canary), canary.Namespace)
+	if !ok || got != routes {
+		return result, fmt.Errorf("VirtualService %s/%s routes %d/%d to primary/canary, not the %d/%d Fledge wrote",
+			vs.Namespace, vs.Name, got.PrimaryWeight, got.CanaryWeight, routes.PrimaryWeight, routes.CanaryWeight)
+	}
+	return result, nil
+}
+
+// ensure gets obj (named after the canary's service) from the cache, or takes over the user's
+// object of that name, lets mutate bring its spec to what the canary needs, and writes it when
+// mutate changed something. mutate receives the user's original spec, if any, as JSON.
+func (r *Istio) ensure(ctx context.Context, canary *fledgev1alpha1.Canary, obj client.Object, result *Result, mutate func(original []byte) (bool, error)) error {
+	key := client.ObjectKey{Namespace: canary.Namespace, Name: ServiceName(canary)}
+	kind := kindOf(obj)
+	exists, err := r.get(ctx, key, obj, kind)
+	if err != nil {
+		return err
+	}
+	if exists && obj.GetLabels()[workload.LabelCanary] != canary.Name {
+		if owner := obj.GetLabels()[workload.LabelCanary]; owner != "" {
+			return fmt.Errorf("%s %s is managed by Canary %s: give this Canary another spec.service.name", kind, key, owner)
+		}
+		if err := adopt(obj); err != nil {
+			return fmt.Errorf("take over %s %s: %w", kind, key, err)
+		}
+	}
+	obj.SetNamespace(key.Namespace)
+	obj.SetName(key.Name)
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	for k, v := range workload.ManagedLabels(canary.Name, "") {
+		labels[k] = v
+	}
+	obj.SetLabels(labels)
+	var original []byte
+	if o, ok := obj.GetAnnotations()[AnnotationOriginal]; ok {
+		original = []byte(o)
+	}
+	changed, err := mutate(original)
+	if err != nil {
+		return err
+	}
+	metaChanged, err := r.own(canary, obj)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !exists:
+		if err := r.Client.Create(ctx, obj); err != nil {
+			return fmt.Errorf("create %s %s: %w", kind, key, err)
+		}
+		result.Created = true
+	case changed || metaChanged:
+		if err := r.Client.Update(ctx, obj); err != nil {
+			return fmt.Errorf("update %s %s: %w", kind, key, err)
+		}
+		result.Updated = true
+	}
+	return nil
+}
+
+// adopt records the spec of a user's object before Fledge changes it.
+func adopt(obj client.Object) error {
+	var spec proto.Message
+	switch o := obj.(type) {
+	case *istionetworkingv1.VirtualService:
+		spec = &o.Spec
+	case *istionetworkingv1.DestinationRule:
+		spec = &o.Spec
+	default:
+		return fmt.Errorf("cannot take over a %T", obj)
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	annotations := obj.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[AnnotationOriginal] = string(data)
+	obj.SetAnnotations(annotations)
+	return nil
+}
+
+func isControlledBy(obj client.Object, canary *fledgev1alpha1.Canary) bool {
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Controller != nil && *ref.Controller && ref.UID == canary.UID {
+			return true
+		}
+	}
+	return false
+}
+
+func kindOf(obj client.Object) string {
+	switch obj.(type) {
+	case *istionetworkingv1.VirtualService:
+		return "VirtualService"
+	case *istionetworkingv1.DestinationRule:
+		return "DestinationRule"
+	}
+	return fmt.Sprintf("%T", obj)
+}

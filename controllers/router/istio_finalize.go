@@ -1,0 +1,86 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/workload"
+)
+
+// Finalize puts back the user's original VirtualService (and DestinationRule) when Fledge
+// took them over; otherwise it routes all traffic to the primary and leaves its objects in
+// place, no longer owned by the Canary, so that the service keeps running.
+func (r *Istio) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary) error {
+	key := client.ObjectKey{Namespace: canary.Namespace, Name: ServiceName(canary)}
+
+	vs := &istionetworkingv1.VirtualService{}
+	restored := false
+	if exists, err := r.get(ctx, key, vs, "VirtualService"); err != nil {
+		return err
+	} else if exists && vs.Labels[workload.LabelCanary] == canary.Name {
+		if original, ok := vs.Annotations[AnnotationOriginal]; ok {
+			if err := json.Unmarshal([]byte(original), &vs.Spec); err != nil {
+				return fmt.Errorf("read the original spec of VirtualService %s: %w", key, err)
+			}
+			release(vs, canary)
+			restored = true
+		} else {
+			want := virtualServiceSpec(canary, nil, Routes{PrimaryWeight: 100})
+			proto.Reset(&vs.Spec)
+			proto.Merge(&vs.Spec, want)
+			disown(vs, canary)
+		}
+		if err := r.Client.Update(ctx, vs); err != nil {
+			return fmt.Errorf("hand back VirtualService %s: %w", key, err)
+		}
+	}
+
+	dr := &istionetworkingv1.DestinationRule{}
+	if exists, err := r.get(ctx, key, dr, "DestinationRule"); err != nil {
+		return err
+	} else if exists && dr.Labels[workload.LabelCanary] == canary.Name {
+		// The primary subset stays while a VirtualService of Fledge's still routes to it.
+		if original, ok := dr.Annotations[AnnotationOriginal]; ok && restored {
+			if err := json.Unmarshal([]byte(original), &dr.Spec); err != nil {
+				return fmt.Errorf("read the original spec of DestinationRule %s: %w", key, err)
+			}
+			release(dr, canary)
+		} else {
+			disown(dr, canary)
+		}
+		if err := r.Client.Update(ctx, dr); err != nil {
+			return fmt.Errorf("hand back DestinationRule %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// release hands an object back to its user: no label, annotation or owner of Fledge's.
+func release(obj client.Object, canary *fledgev1alpha1.Canary) {
+	labels := obj.GetLabels()
+	delete(labels, workload.LabelCanary)
+	delete(labels, workload.LabelManagedBy)
+	obj.SetLabels(labels)
+	annotations := obj.GetAnnotations()
+	delete(annotations, AnnotationOriginal)
+	obj.SetAnnotations(annotations)
+	disown(obj, canary)
+}
+
+// disown removes the canary's owner reference, so that deleting the Canary keeps obj.
+func disown(obj client.Object, canary *fledgev1alpha1.Canary) {
+	refs := obj.GetOwnerReferences()
+	kept := refs[:0]
+	for _, ref := range refs {
+		if ref.UID != canary.UID {
+			kept = append(kept, ref)
+		}
+	}
+	obj.SetOwnerReferences(kept)
+}

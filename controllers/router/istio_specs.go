@@ -1,0 +1,211 @@
+package router
+
+import (
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+	istioapiv1 "istio.io/api/networking/v1"
+	istioapiv1alpha3 "istio.io/api/networking/v1alpha3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/workload"
+)
+
+// splitRouteName names the HTTP route Fledge adds when it has none of the user's to take over.
+const splitRouteName = "fledge-primary-canary"
+
+// virtualServiceSpec is the VirtualService a canary needs. Without an original it is Fledge's
+// own: the hosts and gateways of spec.service and one route split between the subsets. With
+// the user's original, everything is kept but the destinations of the HTTP routes that send
+// to the service, which become the split; when no route does, the split route is appended.
+func virtualServiceSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.VirtualService, routes Routes) *istioapiv1.VirtualService {
+	host := ServiceName(canary)
+	svc := canary.Spec.Service
+	if original == nil {
+		hosts := svc.Hosts
+		if len(hosts) == 0 {
+			hosts = []string{host}
+		}
+		return &istioapiv1.VirtualService{
+			Hosts:    append([]string(nil), hosts...),
+			Gateways: append([]string(nil), svc.Gateways...),
+			Http:     []*istioapiv1.HTTPRoute{splitRoute(canary, routes)},
+		}
+	}
+	spec := proto.Clone(original).(*istioapiv1.VirtualService)
+	took := false
+	for _, r := range spec.Http {
+		if sendsTo(r, host, canary.Namespace) {
+			r.Route = split(host, routes)
+			took = true
+		}
+	}
+	if !took {
+		spec.Http = append(spec.Http, splitRoute(canary, routes))
+	}
+	return spec
+}
+
+func splitRoute(canary *fledgev1alpha1.Canary, routes Routes) *istioapiv1.HTTPRoute {
+	svc := canary.Spec.Service
+	route := &istioapiv1.HTTPRoute{
+		Name:    splitRouteName,
+		Route:   split(ServiceName(canary), routes),
+		Timeout: duration(svc.Timeout),
+		Headers: headers(svc.Headers),
+	}
+	if svc.Retries != nil {
+		route.Retries = &istioapiv1.HTTPRetry{
+			Attempts:      svc.Retries.Attempts,
+			PerTryTimeout: duration(svc.Retries.PerTryTimeout),
+			RetryOn:       svc.Retries.RetryOn,
+		}
+	}
+	return route
+}
+
+func split(host string, routes Routes) []*istioapiv1.HTTPRouteDestination {
+	return []*istioapiv1.HTTPRouteDestination{
+		{Destination: &istioapiv1.Destination{Host: host, Subset: SubsetPrimary}, Weight: routes.PrimaryWeight},
+		{Destination: &istioapiv1.Destination{Host: host, Subset: SubsetCanary}, Weight: routes.CanaryWeight},
+	}
+}
+
+// sendsTo reports whether an HTTP route sends traffic to the service host.
+func sendsTo(r *istioapiv1.HTTPRoute, host, namespace string) bool {
+	for _, d := range r.Route {
+		if d.Destination != nil && sameHost(d.Destination.Host, host, namespace) {
+			return true
+		}
+	}
+	return false
+}
+
+func sameHost(h, service, namespace string) bool {
+	for _, form := range []string{service, service + "." + namespace, service + "." + namespace + ".svc", service + "." + namespace + ".svc.cluster.local"} {
+		if strings.EqualFold(h, form) {
+			return true
+		}
+	}
+	return false
+}
+
+// weightsOf returns the weights a VirtualService gives the two subsets of host.
+func weightsOf(vs *istioapiv1.VirtualService, host, namespace string) (Routes, bool) {
+	for _, r := range vs.Http {
+		var got Routes
+		found := false
+		for _, d := range r.Route {
+			if d.Destination == nil || !sameHost(d.Destination.Host, host, namespace) {
+				continue
+			}
+			switch d.Destination.Subset {
+			case SubsetPrimary:
+				got.PrimaryWeight, found = d.Weight, true
+			case SubsetCanary:
+				got.CanaryWeight, found = d.Weight, true
+			}
+		}
+		if found {
+			return got, true
+		}
+	}
+	return Routes{}, false
+}
+
+// destinationRuleSpec is the DestinationRule a canary needs: subsets primary and canary by the
+// copies' role label, and the traffic policy of spec.service. An original keeps its other
+// subsets, and its traffic policy unless spec.service sets one.
+func destinationRuleSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.DestinationRule) *istioapiv1.DestinationRule {
+	subsets := []*istioapiv1.Subset{
+		{Name: SubsetPrimary, Labels: map[string]string{workload.LabelCanary: canary.Name, workload.LabelRole: string(workload.Primary)}},
+		{Name: SubsetCanary, Labels: map[string]string{workload.LabelCanary: canary.Name, workload.LabelRole: string(workload.Canary)}},
+	}
+	policy := trafficPolicy(canary.Spec.Service.TrafficPolicy)
+	if original == nil {
+		return &istioapiv1.DestinationRule{Host: ServiceName(canary), TrafficPolicy: policy, Subsets: subsets}
+	}
+	spec := proto.Clone(original).(*istioapiv1.DestinationRule)
+	if policy != nil {
+		spec.TrafficPolicy = policy
+	}
+	kept := spec.Subsets[:0]
+	for _, s := range spec.Subsets {
+		if s.Name != SubsetPrimary && s.Name != SubsetCanary {
+			kept = append(kept, s)
+		}
+	}
+	spec.Subsets = append(kept, subsets...)
+	return spec
+}
+
+func trafficPolicy(tp *fledgev1alpha1.TrafficPolicy) *istioapiv1.TrafficPolicy {
+	if tp == nil {
+		return nil
+	}
+	out := &istioapiv1.TrafficPolicy{}
+	if lb := tp.LoadBalancer; lb != nil {
+		out.LoadBalancer = &istioapiv1.LoadBalancerSettings{LbPolicy: &istioapiv1.LoadBalancerSettings_Simple{
+			Simple: istioapiv1.LoadBalancerSettings_SimpleLB(istioapiv1alpha3.LoadBalancerSettings_SimpleLB_value[lb.Simple]),
+		}}
+	}
+	if cp := tp.ConnectionPool; cp != nil {
+		out.ConnectionPool = &istioapiv1.ConnectionPoolSettings{
+			Tcp: &istioapiv1.ConnectionPoolSettings_TCPSettings{
+				MaxConnections: deref(cp.MaxConnections),
+				ConnectTimeout: duration(cp.ConnectTimeout),
+			},
+			Http: &istioapiv1.ConnectionPoolSettings_HTTPSettings{
+				Http1MaxPendingRequests:  deref(cp.HTTP1MaxPendingRequests),
+				Http2MaxRequests:         deref(cp.HTTP2MaxRequests),
+				MaxRequestsPerConnection: deref(cp.MaxRequestsPerConnection),
+				IdleTimeout:              duration(cp.IdleTimeout),
+			},
+		}
+	}
+	if od := tp.OutlierDetection; od != nil {
+		out.OutlierDetection = &istioapiv1.OutlierDetection{
+			Interval:           duration(od.Interval),
+			BaseEjectionTime:   duration(od.BaseEjectionTime),
+			MaxEjectionPercent: deref(od.MaxEjectionPercent),
+		}
+		if od.Consecutive5xxErrors != nil {
+			out.OutlierDetection.Consecutive_5XxErrors = wrapperspb.UInt32(uint32(*od.Consecutive5xxErrors))
+		}
+	}
+	if tp.TLSMode != "" {
+		out.Tls = &istioapiv1.ClientTLSSettings{Mode: istioapiv1.ClientTLSSettings_TLSmode(istioapiv1alpha3.ClientTLSSettings_TLSmode_value[tp.TLSMode])}
+	}
+	return out
+}
+
+func headers(h *fledgev1alpha1.HeaderOperations) *istioapiv1.Headers {
+	if h == nil {
+		return nil
+	}
+	return &istioapiv1.Headers{Request: headerOps(h.Request), Response: headerOps(h.Response)}
+}
+
+func headerOps(c *fledgev1alpha1.HeaderChanges) *istioapiv1.Headers_HeaderOperations {
+	if c == nil {
+		return nil
+	}
+	return &istioapiv1.Headers_HeaderOperations{Set: c.Set, Add: c.Add, Remove: c.Remove}
+}
+
+func duration(d *metav1.Duration) *durationpb.Duration {
+	if d == nil {
+		return nil
+	}
+	return durationpb.New(d.Duration)
+}
+
+func deref(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

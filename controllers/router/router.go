@@ -1,0 +1,49 @@
+// Package router routes a canary's traffic between its primary and canary versions. Each mesh
+// gets one implementation of Router; the rollout logic never touches mesh types.
+package router
+
+import (
+	"context"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+)
+
+// Routes is where a canary's traffic must go.
+type Routes struct {
+	// PrimaryWeight and CanaryWeight split the traffic; they add up to 100.
+	PrimaryWeight int32
+	CanaryWeight  int32
+}
+
+// Result says what Reconcile changed.
+type Result struct {
+	// Created is true when routing objects were created.
+	Created bool
+	// Updated is true when existing routing objects were changed; when the routes asked for
+	// did not change, that means someone else had edited them and Fledge put them back.
+	Updated bool
+}
+
+// Router routes a canary's traffic.
+type Router interface {
+	// Reconcile makes the routing objects send traffic as routes say, and verifies what the
+	// API server stored.
+	Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, routes Routes) (Result, error)
+	// Finalize hands routing back when the Canary is deleted: the user's original routes when
+	// there were some, else all traffic to the primary. The service keeps running.
+	Finalize(ctx context.Context, canary *fledgev1alpha1.Canary) error
+}
+
+// ServiceName is the name of the Service, DestinationRule and VirtualService of a canary.
+func ServiceName(canary *fledgev1alpha1.Canary) string {
+	if canary.Spec.Service.Name != "" {
+		return canary.Spec.Service.Name
+	}
+	return canary.Spec.TargetRef.Name
+}
+
+// Subset names in the DestinationRule.
+const (
+	SubsetPrimary = "primary"
+	SubsetCanary  = "canary"
+)

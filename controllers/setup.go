@@ -1,0 +1,98 @@
+package controllers
+
+import (
+	"context"
+
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/workload"
+)
+
+// targetIndex indexes Canaries by the name of their target Deployment.
+const targetIndex = "spec.targetRef.name"
+
+// CacheOptions limit the informer cache to what Fledge needs: the Services and Istio objects
+// it manages (by label), all Deployments (targets carry no label of Fledge's), and nowhere
+// the managed fields, which Fledge never reads.
+func CacheOptions() cache.Options {
+	managed := labels.SelectorFromSet(labels.Set{workload.LabelManagedBy: workload.ManagedByFledge})
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Service{}:                    {Label: managed},
+			&istionetworkingv1.VirtualService{}:  {Label: managed},
+			&istionetworkingv1.DestinationRule{}: {Label: managed},
+		},
+	}
+}
+
+// SetupWithManager registers the reconciler and what wakes it.
+func (r *CanaryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &fledgev1alpha1.Canary{}, targetIndex, func(obj client.Object) []string {
+		return []string{obj.(*fledgev1alpha1.Canary).Spec.TargetRef.Name}
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("canary").
+		For(&fledgev1alpha1.Canary{}, builder.WithPredicates(canaryChanged{})).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&istionetworkingv1.VirtualService{}).
+		Owns(&istionetworkingv1.DestinationRule{}).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.canariesOfTarget)).
+		Complete(r)
+}
+
+// canariesOfTarget maps a Deployment to the Canaries that target it.
+func (r *CanaryReconciler) canariesOfTarget(ctx context.Context, obj client.Object) []reconcile.Request {
+	if obj.GetLabels()[workload.LabelManagedBy] == workload.ManagedByFledge {
+		return nil // a copy: Owns() maps it
+	}
+	var canaries fledgev1alpha1.CanaryList
+	if err := r.Client.List(ctx, &canaries, client.InNamespace(obj.GetNamespace()), client.MatchingFields{targetIndex: obj.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(canaries.Items))
+	for _, c := range canaries.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&c)})
+	}
+	return reqs
+}
+
+// canaryChanged lets through the Canary updates that can change a decision: the spec, a new
+// manual request, deletion. Fledge's own status writes do not wake it again.
+type canaryChanged struct {
+	predicate.Funcs
+}
+
+func (canaryChanged) Update(e event.UpdateEvent) bool {
+	before, ok1 := e.ObjectOld.(*fledgev1alpha1.Canary)
+	after, ok2 := e.ObjectNew.(*fledgev1alpha1.Canary)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return before.Generation != after.Generation ||
+		!after.DeletionTimestamp.IsZero() ||
+		len(before.Finalizers) != len(after.Finalizers) ||
+		requestID(before) != requestID(after)
+}
+
+func requestID(c *fledgev1alpha1.Canary) string {
+	if c.Status.Request == nil {
+		return ""
+	}
+	return c.Status.Request.ID
+}

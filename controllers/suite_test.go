@@ -1,0 +1,116 @@
+package controllers_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"fledge.dev/fledge/analysis"
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers"
+	"fledge.dev/fledge/test/cluster"
+)
+
+// These specs run the Fledge manager against a real control plane: kube-apiserver with the
+// Fledge and Istio CRDs, kube-controller-manager and kube-scheduler, and kwok nodes on which
+// the Deployments really roll out. The metric checks are a test double (the analysis package
+// has its own suite against a real Prometheus).
+
+func TestControllers(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Canary controller")
+}
+
+var (
+	stack   *cluster.Cluster
+	k8s     client.Client
+	checks  = &scriptedChecker{}
+	manager *runningManager
+)
+
+var _ = BeforeSuite(func(ctx context.Context) {
+	ctrl.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	var err error
+	stack, err = cluster.Start(ctx, cluster.Options{Workloads: true})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(stack.Stop)
+	k8s = stack.Client
+	manager = startManager()
+	DeferCleanup(func() { manager.stop() })
+})
+
+// runningManager is a Fledge manager running in this process, as `cmd/manager` runs it.
+type runningManager struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startManager() *runningManager {
+	GinkgoHelper()
+	mgr, err := ctrl.NewManager(stack.Config, ctrl.Options{
+		Scheme:                 stack.Scheme,
+		Cache:                  controllers.CacheOptions(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// Several managers start and stop in one process (the restart specs).
+		Controller: config.Controller{SkipNameValidation: ptrTo(true)},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	ctx, cancel := context.WithCancel(context.Background())
+	Expect(controllers.Setup(ctx, mgr, checks, clock.RealClock{})).To(Succeed())
+	m := &runningManager{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer GinkgoRecover()
+		defer close(m.done)
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+	return m
+}
+
+func (m *runningManager) stop() {
+	m.cancel()
+	Eventually(m.done).WithTimeout(30 * time.Second).Should(BeClosed())
+}
+
+// scriptedChecker is the test double of the metric checks: each canary passes unless a spec
+// scripts another verdict for it.
+type scriptedChecker struct {
+	mu       sync.Mutex
+	verdicts map[string]analysis.Result
+	runs     map[string]int
+}
+
+func (s *scriptedChecker) Check(_ context.Context, canary *fledgev1alpha1.Canary) analysis.Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := canary.Namespace + "/" + canary.Name
+	if s.runs == nil {
+		s.runs = map[string]int{}
+	}
+	s.runs[key]++
+	if r, ok := s.verdicts[key]; ok {
+		return r
+	}
+	return analysis.Result{Verdict: analysis.Pass, Message: "all checks passed"}
+}
+
+func (s *scriptedChecker) script(canary *fledgev1alpha1.Canary, r analysis.Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.verdicts == nil {
+		s.verdicts = map[string]analysis.Result{}
+	}
+	s.verdicts[canary.Namespace+"/"+canary.Name] = r
+}
+
+func ptrTo[T any](v T) *T { return &v }

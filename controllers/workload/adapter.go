@@ -1,0 +1,169 @@
+package workload
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+)
+
+// Set is the target of a canary and its two copies, as read from the cache (nil: absent).
+type Set struct {
+	Target, Primary, Canary *appsv1.Deployment
+}
+
+func (s Set) copyOf(role Role) *appsv1.Deployment {
+	if role == Primary {
+		return s.Primary
+	}
+	return s.Canary
+}
+
+// source finds a Deployment whose pod template is revision.
+func (s Set) source(revision string) (Source, bool) {
+	switch {
+	case s.Target != nil && Revision(&s.Target.Spec.Template) == revision:
+		return Source{Deployment: s.Target}, true
+	case s.Canary != nil && s.Canary.Annotations[AnnotationRevision] == revision:
+		return Source{Deployment: s.Canary, Role: Canary}, true
+	case s.Primary != nil && s.Primary.Annotations[AnnotationRevision] == revision:
+		return Source{Deployment: s.Primary, Role: Primary}, true
+	}
+	return Source{}, false
+}
+
+// Deployments changes a canary's Deployments.
+type Deployments struct {
+	Client client.Client
+	Scheme *runtime.Scheme
+}
+
+// EnsureCopy makes the copy of role carry revision with replicas; it reports whether it wrote.
+// A copy that must run no pods keeps the template it has.
+func (d *Deployments) EnsureCopy(ctx context.Context, canary *fledgev1alpha1.Canary, set Set, role Role, revision string, replicas int32) (bool, error) {
+	existing := set.copyOf(role)
+	name := CopyName(set.Target.Name, role)
+	if existing != nil {
+		if existing.Labels[LabelCanary] != canary.Name {
+			return false, fmt.Errorf("Deployment %s/%s exists and is not managed by this Canary: rename or delete it", canary.Namespace, name)
+		}
+		if existing.Annotations[AnnotationRevision] == revision || replicas == 0 {
+			return d.scale(ctx, canary, existing, replicas)
+		}
+	} else if replicas == 0 || revision == "" {
+		return false, nil
+	}
+
+	source, ok := set.source(revision)
+	if !ok {
+		return false, fmt.Errorf("no Deployment carries revision %s for %s: the target changed before it could be copied", revision, name)
+	}
+	want, err := BuildCopy(canary, set.Target, source, role, revision, replicas)
+	if err != nil {
+		return false, err
+	}
+	if existing == nil {
+		if err := controllerutil.SetControllerReference(canary, want, d.Scheme); err != nil {
+			return false, err
+		}
+		if err := d.Client.Create(ctx, want); err != nil {
+			return false, fmt.Errorf("create Deployment %s: %w", name, err)
+		}
+		return true, nil
+	}
+	updated := existing.DeepCopy()
+	updated.Labels = want.Labels
+	updated.Annotations = mergeAnnotations(existing.Annotations, want.Annotations)
+	updated.Spec = want.Spec
+	if err := controllerutil.SetControllerReference(canary, updated, d.Scheme); err != nil {
+		return false, err
+	}
+	if err := d.Client.Update(ctx, updated); err != nil {
+		return false, fmt.Errorf("update Deployment %s to revision %s: %w", name, revision, err)
+	}
+	return true, nil
+}
+
+func (d *Deployments) scale(ctx context.Context, canary *fledgev1alpha1.Canary, dep *appsv1.Deployment, replicas int32) (bool, error) {
+	owned := ownedBy(dep, canary)
+	if ptr.Deref(dep.Spec.Replicas, 1) == replicas && owned {
+		return false, nil
+	}
+	patch := client.MergeFrom(dep.DeepCopy())
+	dep = dep.DeepCopy()
+	dep.Spec.Replicas = ptr.To(replicas)
+	if !owned {
+		if err := controllerutil.SetControllerReference(canary, dep, d.Scheme); err != nil {
+			return false, err
+		}
+	}
+	if err := d.Client.Patch(ctx, dep, patch); err != nil {
+		return false, fmt.Errorf("scale Deployment %s to %d: %w", dep.Name, replicas, err)
+	}
+	return true, nil
+}
+
+// ScaleDownTarget keeps the user's Deployment at zero replicas: its pods would get no traffic.
+func (d *Deployments) ScaleDownTarget(ctx context.Context, target *appsv1.Deployment) (bool, error) {
+	if ptr.Deref(target.Spec.Replicas, 1) == 0 {
+		return false, nil
+	}
+	patch := client.MergeFrom(target.DeepCopy())
+	scaled := target.DeepCopy()
+	scaled.Spec.Replicas = ptr.To[int32](0)
+	if err := d.Client.Patch(ctx, scaled, patch); err != nil {
+		return false, fmt.Errorf("scale the target %s to zero: %w", target.Name, err)
+	}
+	return true, nil
+}
+
+// Finalize deletes the canary copy and leaves the primary running, no longer owned by the
+// Canary, so that deleting a Canary never takes the service down.
+func (d *Deployments) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary, set Set) error {
+	if set.Canary != nil && ownedBy(set.Canary, canary) {
+		if err := d.Client.Delete(ctx, set.Canary); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete the canary copy %s: %w", set.Canary.Name, err)
+		}
+	}
+	if set.Primary != nil && ownedBy(set.Primary, canary) {
+		patch := client.MergeFrom(set.Primary.DeepCopy())
+		kept := set.Primary.DeepCopy()
+		refs := kept.OwnerReferences[:0]
+		for _, ref := range kept.OwnerReferences {
+			if ref.UID != canary.UID {
+				refs = append(refs, ref)
+			}
+		}
+		kept.OwnerReferences = refs
+		if err := d.Client.Patch(ctx, kept, patch); err != nil {
+			return fmt.Errorf("keep the primary %s: %w", kept.Name, err)
+		}
+	}
+	return nil
+}
+
+func ownedBy(dep *appsv1.Deployment, canary *fledgev1alpha1.Canary) bool {
+	for _, ref := range dep.OwnerReferences {
+		if ref.UID == canary.UID && ref.Controller != nil && *ref.Controller {
+			return true
+		}
+	}
+	return false
+}
+
+func mergeAnnotations(have, want map[string]string) map[string]string {
+	out := maps.Clone(have)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, want)
+	return out
+}
