@@ -23,27 +23,32 @@ func main() {
 		probeAddr        string
 		leaderElect      bool
 		leaderElectionNS string
+		qps              float64
+		burst            int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the controller metrics endpoint; \"0\" turns it off.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes; \"0\" turns them off.")
 	flag.BoolVar(&leaderElect, "leader-elect", true, "Elect a leader, so that only one replica acts at a time.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the manager's own namespace).")
+	flag.Float64Var(&qps, "kube-api-qps", 50, "Requests per second the manager may send to the API server, on average.")
+	flag.IntVar(&burst, "kube-api-burst", 100, "Requests the manager may send to the API server in a burst.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
-	if err := run(metricsAddr, probeAddr, leaderElect, leaderElectionNS); err != nil {
+	if err := run(metricsAddr, probeAddr, leaderElect, leaderElectionNS, float32(qps), burst); err != nil {
 		fmt.Fprintln(os.Stderr, "fledge:", err)
 		os.Exit(1)
 	}
 }
 
-func run(metricsAddr, probeAddr string, leaderElect bool, leaderElectionNS string) error {
+func run(metricsAddr, probeAddr string, leaderElect bool, leaderElectionNS string, qps float32, burst int) error {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("find the cluster: %w", err)
 	}
+	cfg.QPS, cfg.Burst = qps, burst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  apis.NewScheme(),
 		Cache:                   controllers.CacheOptions(),
