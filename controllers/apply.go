@@ -16,11 +16,14 @@ import (
 // routesBefore is what the previous status asked of the routes, to tell a repair of someone
 // else's edit from a step of our own.
 func (r *CanaryReconciler) apply(ctx context.Context, canary *fledgev1alpha1.Canary, set workload.Set, want rollout.Desired, routesBefore router.Routes, specChanged bool) error {
+	byo := canary.Spec.Subsets != nil
 	if want.RoutesEnabled {
-		if _, err := r.Services.Reconcile(ctx, canary); err != nil {
-			return err
+		if !byo {
+			if _, err := r.Services.Reconcile(ctx, canary); err != nil {
+				return err
+			}
 		}
-		routes := routesOf(want)
+		routes := routesOf(canary, want)
 		result, err := r.Router.Reconcile(ctx, canary, routes)
 		if err != nil {
 			return err
@@ -29,6 +32,9 @@ func (r *CanaryReconciler) apply(ctx context.Context, canary *fledgev1alpha1.Can
 			r.Events.Eventf(canary, nil, corev1.EventTypeWarning, "RoutesRepaired", "Rollout",
 				"the routes had been edited outside Fledge; they were put back to %d%% primary, %d%% canary", routes.PrimaryWeight, routes.CanaryWeight)
 		}
+	}
+	if byo {
+		return nil // the user's Deployments are the user's
 	}
 	if _, err := r.Workloads.EnsureCopy(ctx, canary, set, workload.Primary, want.PrimaryRevision, want.PrimaryReplicas); err != nil {
 		return err

@@ -91,12 +91,12 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		obs.Checks = &result
 	}
 	decision := rollout.Decide(obs)
-	routesBefore := routesOf(rollout.DesiredFor(&canary.Status))
+	routesBefore := routesOf(canary, rollout.DesiredFor(&canary.Spec, &canary.Status))
 	specChanged := canary.Status.ObservedGeneration != canary.Generation
 
 	// Act first and record after: the status says what is true, so `kubectl wait` can trust
 	// it. When acting fails, the decision is not recorded and is made again on the retry.
-	if err := r.apply(ctx, canary, set, rollout.DesiredFor(&decision.Status), routesBefore, specChanged); err != nil {
+	if err := r.apply(ctx, canary, set, rollout.DesiredFor(&canary.Spec, &decision.Status), routesBefore, specChanged); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 			// The cache was behind our own writes; look again once it has caught up.
 			return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
@@ -152,6 +152,6 @@ func (r *CanaryReconciler) emit(ctx context.Context, canary *fledgev1alpha1.Cana
 	}
 }
 
-func routesOf(d rollout.Desired) router.Routes {
-	return router.Routes{PrimaryWeight: d.PrimaryWeight, CanaryWeight: d.CanaryWeight}
+func routesOf(canary *fledgev1alpha1.Canary, d rollout.Desired) router.Routes {
+	return router.RoutesFor(canary, d.PrimaryWeight, d.CanaryWeight)
 }

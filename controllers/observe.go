@@ -21,6 +21,9 @@ func (r *CanaryReconciler) readWorkloads(ctx context.Context, canary *fledgev1al
 	if set.Target, err = r.getDeployment(ctx, canary.Namespace, target); err != nil {
 		return set, err
 	}
+	if canary.Spec.Subsets != nil {
+		return set, nil // no copies on existing subsets
+	}
 	if set.Primary, err = r.getDeployment(ctx, canary.Namespace, workload.CopyName(target, workload.Primary)); err != nil {
 		return set, err
 	}
@@ -42,6 +45,16 @@ func (r *CanaryReconciler) getDeployment(ctx context.Context, namespace, name st
 
 // observe gathers what the rollout decision looks at.
 func (r *CanaryReconciler) observe(canary *fledgev1alpha1.Canary, set workload.Set) rollout.Observation {
+	if subsets := canary.Spec.Subsets; subsets != nil {
+		// The target is the candidate subset's Deployment: the source and the canary at once.
+		// Its revision names the subset too, so that naming a new candidate starts a rollout.
+		candidate := workload.Observe(set.Target, true)
+		candidate.Revision = subsets.Candidate + "-" + candidate.Revision
+		return rollout.Observation{
+			Now: r.Clock.Now(), Generation: canary.Generation, Spec: canary.Spec, Status: canary.Status,
+			Target: candidate, Canary: candidate,
+		}
+	}
 	return rollout.Observation{
 		Now:        r.Clock.Now(),
 		Generation: canary.Generation,

@@ -63,8 +63,9 @@ type decider struct {
 func (d *decider) decide() {
 	d.adoptReplicas()
 	if d.status.Phase == "" || d.status.Phase == fledgev1alpha1.PhaseInitializing {
-		d.initialise()
-		return
+		if d.initialise(); d.status.Phase == fledgev1alpha1.PhaseInitializing {
+			return
+		}
 	}
 	if d.obs.Spec.Suspend {
 		d.status.Message = "suspended (spec.suspend): traffic stays where it is and no step runs"
@@ -85,6 +86,9 @@ func (d *decider) decide() {
 // adoptReplicas takes the target's replicas as the size of each version: Fledge keeps the
 // target itself at zero, so any other count is the user's (or an autoscaler's) wish.
 func (d *decider) adoptReplicas() {
+	if existingSubsets(&d.obs.Spec) {
+		return // Fledge does not size the user's own Deployments
+	}
 	target := d.obs.Target.Replicas
 	switch {
 	case target > 0 && target != d.status.Replicas:
@@ -99,11 +103,15 @@ func (d *decider) adoptReplicas() {
 
 func (d *decider) initialise() {
 	d.status.Phase = fledgev1alpha1.PhaseInitializing
-	d.status.LastPromotedRevision = d.obs.Target.Revision
-	primary := d.obs.Primary
-	if !carries(primary, d.obs.Target.Revision, d.status.Replicas) {
-		d.status.Message = "waiting for the primary to be ready: " + orUnknown(primary.Progress)
-		return
+	if subsets := d.obs.Spec.Subsets; subsets != nil {
+		// The stable subset serves already: route all traffic to it, then roll out the candidate.
+		d.status.LastPromotedRevision = StableRevision(subsets)
+	} else {
+		d.status.LastPromotedRevision = d.obs.Target.Revision
+		if primary := d.obs.Primary; !d.ready(primary, d.obs.Target.Revision) {
+			d.status.Message = "waiting for the primary to be ready: " + orUnknown(primary.Progress)
+			return
+		}
 	}
 	d.status.Phase = fledgev1alpha1.PhaseInitialized
 	d.status.CanaryWeight = 0
@@ -169,7 +177,7 @@ func (d *decider) progress() {
 func (d *decider) awaitCanary() {
 	obs, st := d.obs, &d.status
 	canary := obs.Canary
-	if carries(canary, st.CanaryRevision, st.Replicas) {
+	if d.ready(canary, st.CanaryRevision) {
 		switch {
 		case obs.Spec.SkipAnalysis:
 			d.enterPromoting("skipAnalysis is set")
@@ -264,7 +272,7 @@ func (d *decider) promoting() {
 	if primary.Revision == d.status.CanaryRevision {
 		d.status.Message += ": " + orUnknown(primary.Progress)
 	}
-	if carries(primary, d.status.CanaryRevision, d.status.Replicas) {
+	if existingSubsets(&d.obs.Spec) || d.ready(primary, d.status.CanaryRevision) {
 		promoted := d.status.CanaryRevision
 		d.status.LastPromotedRevision = promoted
 		d.finish(fledgev1alpha1.PhaseSucceeded, "revision "+promoted+" was promoted; the primary serves all traffic")
@@ -286,6 +294,9 @@ func (d *decider) finish(phase fledgev1alpha1.CanaryPhase, message string) {
 	st := &d.status
 	st.Phase = phase
 	st.CanaryWeight = 0
+	if phase == fledgev1alpha1.PhaseSucceeded && existingSubsets(&d.obs.Spec) {
+		st.CanaryWeight = 100 // the candidate subset keeps the traffic
+	}
 	st.StepIndex = 0
 	st.Paused = false
 	st.LastTransitionTime = d.now()
@@ -320,10 +331,22 @@ func (d *decider) now() *metav1.MicroTime {
 	return &t
 }
 
-// carries reports whether w runs revision with the wanted replicas, all of them ready.
-func carries(w Workload, revision string, replicas int32) bool {
-	return w.Exists && w.Revision == revision && w.Replicas == replicas && w.Ready
+// ready reports whether w runs revision, every replica ready: for Fledge's copies with the
+// replicas the status asks for, for a user's Deployment with at least one.
+func (d *decider) ready(w Workload, revision string) bool {
+	if !w.Exists || w.Revision != revision || !w.Ready {
+		return false
+	}
+	if existingSubsets(&d.obs.Spec) {
+		return w.Replicas > 0
+	}
+	return w.Replicas == d.status.Replicas
 }
+
+func existingSubsets(spec *fledgev1alpha1.CanarySpec) bool { return spec.Subsets != nil }
+
+// StableRevision stands for the revision of a stable subset the user manages.
+func StableRevision(s *fledgev1alpha1.ExistingSubsets) string { return "subset " + s.Stable }
 
 // stepStart is when the current phase or step began.
 func (d *decider) stepStart() time.Time {

@@ -20,7 +20,7 @@ var _ = Describe("a new Canary", func() {
 		d := s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseInitializing))
 		Expect(s.status.Replicas).To(Equal(int32(3)), "each version runs as many replicas as the target asked for")
-		want := rollout.DesiredFor(&d.Status)
+		want := rollout.DesiredFor(&s.spec, &d.Status)
 		Expect(want.PrimaryRevision).To(Equal("v1"))
 		Expect(want.RoutesEnabled).To(BeFalse(), "no route changes before the primary can serve")
 		Expect(want.ScaleDownTarget).To(BeFalse())
@@ -31,7 +31,7 @@ var _ = Describe("a new Canary", func() {
 		d = s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseInitialized))
 		Expect(s.status.LastPromotedRevision).To(Equal("v1"))
-		want = rollout.DesiredFor(&d.Status)
+		want = rollout.DesiredFor(&s.spec, &d.Status)
 		Expect(want.RoutesEnabled).To(BeTrue())
 		Expect([]int32{want.PrimaryWeight, want.CanaryWeight}).To(Equal([]int32{100, 0}))
 		Expect(want.ScaleDownTarget).To(BeTrue())
@@ -61,7 +61,7 @@ var _ = Describe("a new revision", func() {
 		s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseProgressing))
 		Expect(s.status.CanaryRevision).To(Equal("v2"))
-		Expect(rollout.DesiredFor(&s.status).CanaryReplicas).To(Equal(int32(3)))
+		Expect(rollout.DesiredFor(&s.spec, &s.status).CanaryReplicas).To(Equal(int32(3)))
 
 		s.until(fledgev1alpha1.PhaseSucceeded, 20)
 		Expect(s.weights).To(Equal([]int32{0, 20, 40, 60, 80, 100, 0}))
@@ -116,14 +116,14 @@ var _ = Describe("a new revision", func() {
 		s.primary.Ready = false
 		s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhasePromoting))
-		Expect(rollout.DesiredFor(&s.status).CanaryWeight).To(Equal(int32(100)), "no request reaches the old version once promotion is decided")
-		Expect(rollout.DesiredFor(&s.status).PrimaryRevision).To(Equal("v2"))
+		Expect(rollout.DesiredFor(&s.spec, &s.status).CanaryWeight).To(Equal(int32(100)), "no request reaches the old version once promotion is decided")
+		Expect(rollout.DesiredFor(&s.spec, &s.status).PrimaryRevision).To(Equal("v2"))
 
 		s.holdPrimary = false
 		s.primary.Ready = true
 		s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseSucceeded))
-		Expect(rollout.DesiredFor(&s.status).PrimaryWeight).To(Equal(int32(100)))
+		Expect(rollout.DesiredFor(&s.spec, &s.status).PrimaryWeight).To(Equal(int32(100)))
 	})
 
 	It("promotes as soon as the canary is ready when skipAnalysis is set", func() {
@@ -149,7 +149,7 @@ var _ = Describe("a new revision", func() {
 		s.wait()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseFailed))
 		Expect(s.status.Message).To(ContainSubstring("not ready within the progress deadline"))
-		Expect(rollout.DesiredFor(&s.status).CanaryReplicas).To(BeZero())
+		Expect(rollout.DesiredFor(&s.spec, &s.status).CanaryReplicas).To(BeZero())
 	})
 })
 
@@ -187,7 +187,7 @@ var _ = Describe("a canary at 40 %", func() {
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseFailed))
 		Expect(s.status.FailedChecks).To(Equal(int32(3)))
 		Expect(s.status.Message).To(Equal("aborted: 3 of 3 checks failed; last: p99 812ms > 500ms"))
-		want := rollout.DesiredFor(&s.status)
+		want := rollout.DesiredFor(&s.spec, &s.status)
 		Expect([]int32{want.PrimaryWeight, want.CanaryWeight, want.CanaryReplicas}).To(Equal([]int32{100, 0, 0}))
 		Expect(want.PrimaryRevision).To(Equal("v1"))
 		Expect(condition(s.status, fledgev1alpha1.ConditionPromoted).Reason).To(Equal("Aborted"))
@@ -250,7 +250,7 @@ var _ = Describe("a canary at 40 %", func() {
 		s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseSucceeded))
 		Expect(s.status.LastPromotedRevision).To(Equal("v1"))
-		Expect(rollout.DesiredFor(&s.status).CanaryReplicas).To(BeZero())
+		Expect(rollout.DesiredFor(&s.spec, &s.status).CanaryReplicas).To(BeZero())
 		Expect(reasons(s.events)).To(Equal([]string{rollout.ReasonCancelled}))
 	})
 
@@ -337,6 +337,49 @@ var _ = Describe("a failed rollout", func() {
 		Expect(s.status.LastHandledRequest).To(HaveField("Accepted", BeFalse()))
 		Expect(s.events).To(HaveLen(2))
 		Expect(s.events[0].Warning).To(BeTrue())
+	})
+})
+
+var _ = Describe("a Canary on existing subsets", func() {
+	var s *story
+	BeforeEach(func() {
+		s = newStory()
+		s.spec.Subsets = &fledgev1alpha1.ExistingSubsets{DestinationRule: "app", Stable: "v1", Candidate: "v2"}
+		s.target = rollout.Workload{Exists: true, Revision: "v2-abc", Replicas: 2, Ready: true}
+	})
+
+	It("shifts the weights from stable to candidate and leaves all traffic on the candidate", func() {
+		s.reconcile()
+		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseProgressing), "the candidate is rolled out as soon as the routes are in place")
+		Expect(reasons(s.events)).To(Equal([]string{rollout.ReasonInitialized, rollout.ReasonStarted, rollout.ReasonAdvanced}))
+		want := rollout.DesiredFor(&s.spec, &s.status)
+		Expect(want.ScaleDownTarget).To(BeFalse())
+		Expect(want.PrimaryRevision).To(BeEmpty(), "no copy of the user's Deployments")
+		Expect(want.CanaryReplicas).To(BeZero())
+
+		s.until(fledgev1alpha1.PhaseSucceeded, 10)
+		Expect(s.weights).To(Equal([]int32{0, 20, 40, 60, 80, 100}))
+		want = rollout.DesiredFor(&s.spec, &s.status)
+		Expect([]int32{want.PrimaryWeight, want.CanaryWeight}).To(Equal([]int32{0, 100}))
+		Expect(s.status.LastPromotedRevision).To(Equal("v2-abc"))
+	})
+
+	It("returns all traffic to the stable subset when the candidate fails", func() {
+		s.verdict = analysis.Result{Verdict: analysis.Fail, Message: "bad"}
+		s.reconcile()
+		s.until(fledgev1alpha1.PhaseFailed, 10)
+		want := rollout.DesiredFor(&s.spec, &s.status)
+		Expect([]int32{want.PrimaryWeight, want.CanaryWeight}).To(Equal([]int32{100, 0}))
+	})
+
+	It("rolls out the next candidate once the user names new subsets", func() {
+		s.reconcile()
+		s.until(fledgev1alpha1.PhaseSucceeded, 10)
+		s.spec.Subsets = &fledgev1alpha1.ExistingSubsets{DestinationRule: "app", Stable: "v2", Candidate: "v3"}
+		s.target = rollout.Workload{Exists: true, Revision: "v3-def", Replicas: 2, Ready: true}
+		s.reconcile()
+		Expect(s.status.CanaryRevision).To(Equal("v3-def"))
+		Expect(s.status.CanaryWeight).To(Equal(int32(20)))
 	})
 })
 

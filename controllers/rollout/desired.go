@@ -23,7 +23,16 @@ type Desired struct {
 }
 
 // DesiredFor returns what the cluster must look like for status.
-func DesiredFor(st *fledgev1alpha1.CanaryStatus) Desired {
+func DesiredFor(spec *fledgev1alpha1.CanarySpec, st *fledgev1alpha1.CanaryStatus) Desired {
+	if existingSubsets(spec) {
+		// The user's own Deployments: only the weights between the two subsets are Fledge's.
+		d := Desired{RoutesEnabled: st.Phase != "" && st.Phase != fledgev1alpha1.PhaseInitializing, CanaryWeight: st.CanaryWeight}
+		if st.Phase == fledgev1alpha1.PhasePromoting {
+			d.CanaryWeight = 100
+		}
+		d.PrimaryWeight = 100 - d.CanaryWeight
+		return d
+	}
 	d := Desired{
 		PrimaryRevision: st.LastPromotedRevision,
 		CanaryRevision:  st.CanaryRevision,

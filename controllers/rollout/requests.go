@@ -82,7 +82,7 @@ func (d *decider) canaryNotPromotable() string {
 		return "no rollout is in progress (the phase is " + string(st.Phase) + ")"
 	case d.obs.Target.Revision != st.CanaryRevision:
 		return "the target changed: the rollout starts again with the new revision"
-	case !carries(canary, st.CanaryRevision, st.Replicas):
+	case !d.ready(canary, st.CanaryRevision):
 		return "the canary is not ready yet: " + orUnknown(canary.Progress)
 	}
 	return ""

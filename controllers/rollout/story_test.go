@@ -59,10 +59,15 @@ func newStory() *story {
 }
 
 func (s *story) observation() rollout.Observation {
-	return rollout.Observation{
+	obs := rollout.Observation{
 		Now: s.now, Generation: 1, Spec: s.spec, Status: s.status,
 		Target: s.target, Primary: s.primary, Canary: s.canary,
 	}
+	if s.spec.Subsets != nil {
+		// The user's candidate Deployment is both the source and the canary.
+		obs.Primary, obs.Canary = rollout.Workload{}, s.target
+	}
+	return obs
 }
 
 // reconcile runs one reconcile: checks when due, the decision, then the world converges.
@@ -92,12 +97,15 @@ func (s *story) reconcile() rollout.Decision {
 	if w := d.Status.CanaryWeight; w != s.weights[len(s.weights)-1] {
 		s.weights = append(s.weights, w)
 	}
-	s.converge(rollout.DesiredFor(&d.Status))
+	s.converge(rollout.DesiredFor(&s.spec, &d.Status))
 	s.last = d
 	return d
 }
 
 func (s *story) converge(want rollout.Desired) {
+	if s.spec.Subsets != nil {
+		return // Fledge changes none of the user's Deployments
+	}
 	s.primary = rollout.Workload{Exists: true, Revision: want.PrimaryRevision, Replicas: want.PrimaryReplicas, Ready: !s.holdPrimary}
 	if want.CanaryRevision != "" {
 		s.canary = rollout.Workload{Exists: true, Revision: want.CanaryRevision, Replicas: want.CanaryReplicas, Ready: want.CanaryReplicas > 0 && !s.holdCanary}

@@ -29,8 +29,50 @@ var _ Router = (*Istio)(nil)
 // Reconcile makes the DestinationRule and the VirtualService match the routes.
 func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, routes Routes) (Result, error) {
 	var result Result
+	if canary.Spec.Subsets == nil {
+		if err := r.ensureDestinationRule(ctx, canary, &result); err != nil {
+			return result, err
+		}
+	}
+
+	vs := &istionetworkingv1.VirtualService{}
+	err := r.ensure(ctx, canary, vs, &result, func(original []byte) (bool, error) {
+		var orig *istioapiv1.VirtualService
+		if original != nil {
+			orig = &istioapiv1.VirtualService{}
+			if err := json.Unmarshal(original, orig); err != nil {
+				return false, fmt.Errorf("read the original spec of VirtualService %s: %w", vs.Name, err)
+			}
+		}
+		want := virtualServiceSpec(canary, orig, routes)
+		if proto.Equal(&vs.Spec, want) {
+			return false, nil
+		}
+		if canary.Spec.Subsets != nil {
+			// The user's DestinationRule is not in the cache; it is read only when routes change.
+			if err := r.verifySubsets(ctx, canary); err != nil {
+				return false, err
+			}
+		}
+		proto.Reset(&vs.Spec)
+		proto.Merge(&vs.Spec, want)
+		return true, nil
+	})
+	if err != nil {
+		return result, err
+	}
+	// Verify what the API server stored, not what was sent: vs holds the server's answer.
+	got, ok := weightsOf(&vs.Spec, ServiceName(canary), canary.Namespace, routes)
+	if !ok || got != routes {
+		return result, fmt.Errorf("VirtualService %s/%s routes %d/%d to %s/%s, not the %d/%d Fledge wrote",
+			vs.Namespace, vs.Name, got.PrimaryWeight, got.CanaryWeight, routes.PrimarySubset, routes.CanarySubset, routes.PrimaryWeight, routes.CanaryWeight)
+	}
+	return result, nil
+}
+
+func (r *Istio) ensureDestinationRule(ctx context.Context, canary *fledgev1alpha1.Canary, result *Result) error {
 	dr := &istionetworkingv1.DestinationRule{}
-	err := r.ensure(ctx, canary, dr, &result, func(original []byte) (bool, error) {
+	return r.ensure(ctx, canary, dr, result, func(original []byte) (bool, error) {
 		var orig *istioapiv1.DestinationRule
 		if original != nil {
 			orig = &istioapiv1.DestinationRule{}
@@ -46,37 +88,6 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 		proto.Merge(&dr.Spec, want)
 		return true, nil
 	})
-	if err != nil {
-		return result, err
-	}
-
-	vs := &istionetworkingv1.VirtualService{}
-	err = r.ensure(ctx, canary, vs, &result, func(original []byte) (bool, error) {
-		var orig *istioapiv1.VirtualService
-		if original != nil {
-			orig = &istioapiv1.VirtualService{}
-			if err := json.Unmarshal(original, orig); err != nil {
-				return false, fmt.Errorf("read the original spec of VirtualService %s: %w", vs.Name, err)
-			}
-		}
-		want := virtualServiceSpec(canary, orig, routes)
-		if proto.Equal(&vs.Spec, want) {
-			return false, nil
-		}
-		proto.Reset(&vs.Spec)
-		proto.Merge(&vs.Spec, want)
-		return true, nil
-	})
-	if err != nil {
-		return result, err
-	}
-	// Verify what the API server stored, not what was sent: vs holds the server's answer.
-	got, ok := weightsOf(&vs.Spec, ServiceName(canary), canary.Namespace)
-	if !ok || got != routes {
-		return result, fmt.Errorf("VirtualService %s/%s routes %d/%d to primary/canary, not the %d/%d Fledge wrote",
-			vs.Namespace, vs.Name, got.PrimaryWeight, got.CanaryWeight, routes.PrimaryWeight, routes.CanaryWeight)
-	}
-	return result, nil
 }
 
 // ensure gets obj (named after the canary's service) from the cache, or takes over the user's

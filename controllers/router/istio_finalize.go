@@ -14,9 +14,9 @@ import (
 )
 
 // Finalize puts back the user's original VirtualService (and DestinationRule) when Fledge
-// took them over; otherwise it routes all traffic to the primary and leaves its objects in
-// place, no longer owned by the Canary, so that the service keeps running.
-func (r *Istio) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary) error {
+// took them over; otherwise it routes as settled says (everything to one version) and leaves
+// its objects in place, no longer owned by the Canary, so that the service keeps running.
+func (r *Istio) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary, settled Routes) error {
 	key := client.ObjectKey{Namespace: canary.Namespace, Name: ServiceName(canary)}
 
 	vs := &istionetworkingv1.VirtualService{}
@@ -31,7 +31,7 @@ func (r *Istio) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary) err
 			release(vs, canary)
 			restored = true
 		} else {
-			want := virtualServiceSpec(canary, nil, Routes{PrimaryWeight: 100})
+			want := virtualServiceSpec(canary, nil, settled)
 			proto.Reset(&vs.Spec)
 			proto.Merge(&vs.Spec, want)
 			disown(vs, canary)

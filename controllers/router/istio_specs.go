@@ -69,8 +69,8 @@ func splitRoute(canary *fledgev1alpha1.Canary, routes Routes) *istioapiv1.HTTPRo
 
 func split(host string, routes Routes) []*istioapiv1.HTTPRouteDestination {
 	return []*istioapiv1.HTTPRouteDestination{
-		{Destination: &istioapiv1.Destination{Host: host, Subset: SubsetPrimary}, Weight: routes.PrimaryWeight},
-		{Destination: &istioapiv1.Destination{Host: host, Subset: SubsetCanary}, Weight: routes.CanaryWeight},
+		{Destination: &istioapiv1.Destination{Host: host, Subset: routes.PrimarySubset}, Weight: routes.PrimaryWeight},
+		{Destination: &istioapiv1.Destination{Host: host, Subset: routes.CanarySubset}, Weight: routes.CanaryWeight},
 	}
 }
 
@@ -93,19 +93,19 @@ func sameHost(h, service, namespace string) bool {
 	return false
 }
 
-// weightsOf returns the weights a VirtualService gives the two subsets of host.
-func weightsOf(vs *istioapiv1.VirtualService, host, namespace string) (Routes, bool) {
+// weightsOf returns the weights a VirtualService gives the two subsets of want.
+func weightsOf(vs *istioapiv1.VirtualService, host, namespace string, want Routes) (Routes, bool) {
 	for _, r := range vs.Http {
-		var got Routes
+		got := Routes{PrimarySubset: want.PrimarySubset, CanarySubset: want.CanarySubset}
 		found := false
 		for _, d := range r.Route {
 			if d.Destination == nil || !sameHost(d.Destination.Host, host, namespace) {
 				continue
 			}
 			switch d.Destination.Subset {
-			case SubsetPrimary:
+			case want.PrimarySubset:
 				got.PrimaryWeight, found = d.Weight, true
-			case SubsetCanary:
+			case want.CanarySubset:
 				got.CanaryWeight, found = d.Weight, true
 			}
 		}

@@ -10,9 +10,22 @@ import (
 
 // Routes is where a canary's traffic must go.
 type Routes struct {
+	// PrimarySubset and CanarySubset name the subsets of the two versions: primary and
+	// canary for Fledge's copies, or the user's own stable and candidate subsets.
+	PrimarySubset string
+	CanarySubset  string
 	// PrimaryWeight and CanaryWeight split the traffic; they add up to 100.
 	PrimaryWeight int32
 	CanaryWeight  int32
+}
+
+// RoutesFor returns the routes of a canary for the weights of its rollout.
+func RoutesFor(canary *fledgev1alpha1.Canary, primaryWeight, canaryWeight int32) Routes {
+	r := Routes{PrimarySubset: SubsetPrimary, CanarySubset: SubsetCanary, PrimaryWeight: primaryWeight, CanaryWeight: canaryWeight}
+	if s := canary.Spec.Subsets; s != nil {
+		r.PrimarySubset, r.CanarySubset = s.Stable, s.Candidate
+	}
+	return r
 }
 
 // Result says what Reconcile changed.
@@ -30,8 +43,9 @@ type Router interface {
 	// API server stored.
 	Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, routes Routes) (Result, error)
 	// Finalize hands routing back when the Canary is deleted: the user's original routes when
-	// there were some, else all traffic to the primary. The service keeps running.
-	Finalize(ctx context.Context, canary *fledgev1alpha1.Canary) error
+	// there were some, else the given routes, which send everything to one version. The
+	// service keeps running.
+	Finalize(ctx context.Context, canary *fledgev1alpha1.Canary, settled Routes) error
 }
 
 // ServiceName is the name of the Service, DestinationRule and VirtualService of a canary.

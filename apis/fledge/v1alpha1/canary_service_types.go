@@ -14,11 +14,11 @@ type CanaryService struct {
 	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
 	Name string `json:"name,omitempty"`
 
-	// port the Service listens on.
-	// +required
+	// port the Service listens on. Required unless the Canary uses existing subsets.
+	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
-	Port int32 `json:"port"`
+	Port int32 `json:"port,omitempty"`
 
 	// targetPort is the container port that serves the traffic. Defaults to port.
 	// +optional

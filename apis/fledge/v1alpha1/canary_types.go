@@ -6,11 +6,21 @@ import (
 
 // CanarySpec says which Deployment to roll out, how it is exposed through Istio, and how each
 // new revision must prove itself before it gets all the traffic.
+// +kubebuilder:validation:XValidation:rule="!has(self.subsets) || (has(self.service.name) && self.service.name != ”)",message="with subsets, set service.name to the existing Service that the DestinationRule's host names"
+// +kubebuilder:validation:XValidation:rule="has(self.subsets) || (has(self.service.port) && self.service.port > 0)",message="service.port is required (the port the generated Service listens on)"
 type CanarySpec struct {
-	// targetRef names the Deployment that people edit. Each change of its pod template (or of the
-	// ConfigMaps and Secrets it mounts) starts a rollout. Fledge never edits its pod template.
+	// targetRef names the Deployment that people edit. Each change of its pod template starts a
+	// rollout. Fledge never edits its pod template. With subsets, it names the Deployment of
+	// the candidate subset instead.
 	// +required
 	TargetRef TargetRef `json:"targetRef"`
+
+	// subsets, when set, shifts traffic between two subsets of an existing DestinationRule
+	// (for example the Deployments app-v1 and app-v2, labelled by version) instead of between
+	// Fledge's own copies of the target. Fledge then creates no Deployment or Service; on
+	// success it leaves all traffic on the candidate.
+	// +optional
+	Subsets *ExistingSubsets `json:"subsets,omitempty"`
 
 	// service says how the application is exposed: the port, the hosts and gateways of the
 	// generated VirtualService, and the Istio settings copied into the generated routes.
@@ -38,6 +48,29 @@ type CanarySpec struct {
 	// +kubebuilder:validation:Minimum=10
 	// +kubebuilder:validation:Maximum=86400
 	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
+}
+
+// ExistingSubsets names two subsets of a DestinationRule the user manages.
+// +kubebuilder:validation:XValidation:rule="self.stable != self.candidate",message="subsets.stable and subsets.candidate must be different subsets"
+type ExistingSubsets struct {
+	// destinationRule is the name of the DestinationRule, in the Canary's namespace, whose host
+	// is the service and which defines both subsets.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	DestinationRule string `json:"destinationRule"`
+
+	// stable is the subset that serves the traffic now.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Stable string `json:"stable"`
+
+	// candidate is the subset under analysis; it serves the Deployment of targetRef.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Candidate string `json:"candidate"`
 }
 
 // TargetRef points at the Deployment under rollout, in the Canary's namespace.

@@ -98,6 +98,14 @@ analysis:
 `))).To(Succeed())
 	})
 
+	It("is accepted with existing subsets and no port", func(ctx context.Context) {
+		Expect(k8s.Create(ctx, object("Canary", `
+targetRef: {name: app-v2}
+service: {name: app}
+subsets: {destinationRule: app, stable: v1, candidate: v2}
+`))).To(Succeed())
+	})
+
 	It("is accepted as an A/B test by header and cookie", func(ctx context.Context) {
 		Expect(k8s.Create(ctx, object("Canary", `
 targetRef: {name: app}
@@ -123,7 +131,13 @@ analysis:
 			"spec.targetRef.name: Required value"),
 		Entry("no service port",
 			`{targetRef: {name: app}, service: {}}`,
-			"spec.service.port: Required value"),
+			"service.port is required"),
+		Entry("existing subsets without the service name",
+			`{targetRef: {name: app-v2}, service: {}, subsets: {destinationRule: app, stable: v1, candidate: v2}}`,
+			"with subsets, set service.name to the existing Service"),
+		Entry("existing subsets that are the same subset",
+			`{targetRef: {name: app-v2}, service: {name: app}, subsets: {destinationRule: app, stable: v2, candidate: v2}}`,
+			"subsets.stable and subsets.candidate must be different subsets"),
 		Entry("a service port out of range",
 			`{targetRef: {name: app}, service: {port: 70000}}`,
 			"spec.service.port: Invalid value: 70000: spec.service.port in body should be less than or equal to 65535"),
