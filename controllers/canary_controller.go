@@ -44,6 +44,7 @@ type CanaryReconciler struct {
 	Router    router.Router
 	Services  *router.Services
 	Workloads *workload.Deployments
+	Configs   *workload.ConfigHashes
 
 	// fresh tells whether the cache already holds the status this controller last wrote.
 	fresh freshness
@@ -54,6 +55,7 @@ type CanaryReconciler struct {
 // +kubebuilder:rbac:groups=fledge.dev,resources=canaries/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

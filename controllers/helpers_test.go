@@ -28,14 +28,23 @@ type app struct {
 	canary *fledgev1alpha1.Canary
 }
 
-type appOption func(*fledgev1alpha1.Canary)
+// appOption changes the Canary or the target Deployment before they are created.
+type appOption func(*fledgev1alpha1.Canary, *appsv1.Deployment)
+
+func canaryOption(f func(*fledgev1alpha1.Canary)) appOption {
+	return func(c *fledgev1alpha1.Canary, _ *appsv1.Deployment) { f(c) }
+}
 
 func withInterval(d time.Duration) appOption {
-	return func(c *fledgev1alpha1.Canary) { c.Spec.Analysis.Interval = &metav1.Duration{Duration: d} }
+	return canaryOption(func(c *fledgev1alpha1.Canary) { c.Spec.Analysis.Interval = &metav1.Duration{Duration: d} })
 }
 
 func withThreshold(n int32) appOption {
-	return func(c *fledgev1alpha1.Canary) { c.Spec.Analysis.Threshold = n }
+	return canaryOption(func(c *fledgev1alpha1.Canary) { c.Spec.Analysis.Threshold = n })
+}
+
+func withTemplate(f func(*corev1.PodTemplateSpec)) appOption {
+	return func(_ *fledgev1alpha1.Canary, d *appsv1.Deployment) { f(&d.Spec.Template) }
 }
 
 // newApp creates the Deployment `web` (image v1, 2 replicas) and a Canary for it, and waits
@@ -66,8 +75,6 @@ func newAppIn(ctx context.Context, namespace string, opts ...appOption) *app {
 			},
 		},
 	}
-	Expect(k8s.Create(ctx, deploy)).To(Succeed())
-
 	a.canary = &fledgev1alpha1.Canary{
 		ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: a.name},
 		Spec: fledgev1alpha1.CanarySpec{
@@ -80,8 +87,9 @@ func newAppIn(ctx context.Context, namespace string, opts ...appOption) *app {
 		},
 	}
 	for _, o := range opts {
-		o(a.canary)
+		o(a.canary, deploy)
 	}
+	Expect(k8s.Create(ctx, deploy)).To(Succeed())
 	Expect(k8s.Create(ctx, a.canary)).To(Succeed())
 	a.waitPhase(ctx, fledgev1alpha1.PhaseInitialized)
 	return a

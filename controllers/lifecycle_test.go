@@ -94,7 +94,7 @@ var _ = Describe("the routes Fledge writes", func() {
 	It("carry every Istio setting of spec.service, and pass Istio's validation", func(ctx context.Context) {
 		ns := "settings-" + rand.String(5)
 		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
-		a := newAppIn(ctx, ns, func(c *fledgev1alpha1.Canary) {
+		a := newAppIn(ctx, ns, canaryOption(func(c *fledgev1alpha1.Canary) {
 			c.Spec.Service.Hosts = []string{"web.example.com", "web"}
 			c.Spec.Service.Gateways = []string{"istio-system/public", "mesh"}
 			c.Spec.Service.Timeout = &metav1.Duration{Duration: 5 * time.Second}
@@ -106,7 +106,7 @@ var _ = Describe("the routes Fledge writes", func() {
 				OutlierDetection: &fledgev1alpha1.OutlierDetection{Consecutive5xxErrors: ptrTo[int32](5), Interval: &metav1.Duration{Duration: 10 * time.Second}, BaseEjectionTime: &metav1.Duration{Duration: 30 * time.Second}, MaxEjectionPercent: ptrTo[int32](50)},
 				TLSMode:          "ISTIO_MUTUAL",
 			}
-		})
+		}))
 		vs := a.virtualService(ctx)
 		Expect(vs.Spec.Gateways).To(Equal([]string{"istio-system/public", "mesh"}))
 		Expect(vs.Spec.Http[0].Timeout.AsDuration()).To(Equal(5 * time.Second))
@@ -156,7 +156,7 @@ var _ = Describe("suspend and skipAnalysis", func() {
 	})
 
 	It("promotes without steps when skipAnalysis is set", func(ctx context.Context) {
-		a := newApp(ctx, func(c *fledgev1alpha1.Canary) { c.Spec.SkipAnalysis = true })
+		a := newApp(ctx, canaryOption(func(c *fledgev1alpha1.Canary) { c.Spec.SkipAnalysis = true }))
 		weights := a.recordWeights()
 		a.setImage(ctx, "example.com/web:v2")
 		a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)

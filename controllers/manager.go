@@ -25,7 +25,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, checker analysis.Checker, clk 
 		Checker:   checker,
 		Router:    &router.Istio{Clients: clients},
 		Services:  &router.Services{Clients: clients},
-		Workloads: &workload.Deployments{Client: mgr.GetClient(), Scheme: mgr.GetScheme()},
+		Workloads: &workload.Deployments{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()},
+		Configs:   &workload.ConfigHashes{Cache: mgr.GetClient(), APIReader: mgr.GetAPIReader()},
 	}
 	return r.SetupWithManager(ctx, mgr)
 }

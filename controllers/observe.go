@@ -21,6 +21,14 @@ func (r *CanaryReconciler) readWorkloads(ctx context.Context, canary *fledgev1al
 	if set.Target, err = r.getDeployment(ctx, canary.Namespace, target); err != nil {
 		return set, err
 	}
+	if set.Target != nil {
+		refs := workload.ConfigRefs(&set.Target.Spec.Template.Spec)
+		hashes, err := r.Configs.Of(ctx, canary.Namespace, refs)
+		if err != nil {
+			return set, err
+		}
+		set.TargetRevision = workload.Revision(&set.Target.Spec.Template, hashes)
+	}
 	if canary.Spec.Subsets != nil {
 		return set, nil // no copies on existing subsets
 	}
@@ -48,7 +56,7 @@ func (r *CanaryReconciler) observe(canary *fledgev1alpha1.Canary, set workload.S
 	if subsets := canary.Spec.Subsets; subsets != nil {
 		// The target is the candidate subset's Deployment: the source and the canary at once.
 		// Its revision names the subset too, so that naming a new candidate starts a rollout.
-		candidate := workload.Observe(set.Target, true)
+		candidate := workload.Observe(set.Target, set.TargetRevision)
 		candidate.Revision = subsets.Candidate + "-" + candidate.Revision
 		return rollout.Observation{
 			Now: r.Clock.Now(), Generation: canary.Generation, Spec: canary.Spec, Status: canary.Status,
@@ -60,8 +68,8 @@ func (r *CanaryReconciler) observe(canary *fledgev1alpha1.Canary, set workload.S
 		Generation: canary.Generation,
 		Spec:       canary.Spec,
 		Status:     canary.Status,
-		Target:     workload.Observe(set.Target, true),
-		Primary:    workload.Observe(set.Primary, false),
-		Canary:     workload.Observe(set.Canary, false),
+		Target:     workload.Observe(set.Target, set.TargetRevision),
+		Primary:    workload.Observe(set.Primary, ""),
+		Canary:     workload.Observe(set.Canary, ""),
 	}
 }

@@ -20,8 +20,14 @@ import (
 	"fledge.dev/fledge/controllers/workload"
 )
 
-// targetIndex indexes Canaries by the name of their target Deployment.
-const targetIndex = "spec.targetRef.name"
+// Field indexes of the cache.
+const (
+	// targetIndex indexes Canaries by the name of their target Deployment.
+	targetIndex = "spec.targetRef.name"
+	// configIndex indexes Deployments by the ConfigMaps and Secrets they reference
+	// ("ConfigMap/name", "Secret/name").
+	configIndex = "fledge.configRefs"
+)
 
 // CacheOptions limit the informer cache to what Fledge needs: the Services and Istio objects
 // it manages (by label), all Deployments (targets carry no label of Fledge's), and nowhere
@@ -45,6 +51,15 @@ func (r *CanaryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manage
 	}); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &appsv1.Deployment{}, configIndex, func(obj client.Object) []string {
+		var keys []string
+		for _, ref := range workload.ConfigRefs(&obj.(*appsv1.Deployment).Spec.Template.Spec) {
+			keys = append(keys, string(ref.Kind)+"/"+ref.Name)
+		}
+		return keys
+	}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("canary").
 		For(&fledgev1alpha1.Canary{}, builder.WithPredicates(canaryChanged{})).
@@ -53,7 +68,24 @@ func (r *CanaryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manage
 		Owns(&istionetworkingv1.VirtualService{}).
 		Owns(&istionetworkingv1.DestinationRule{}).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.canariesOfTarget)).
+		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.canariesUsingConfig(workload.KindConfigMap))).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.canariesUsingConfig(workload.KindSecret))).
 		Complete(r)
+}
+
+// canariesUsingConfig maps a ConfigMap or Secret to the Canaries whose target uses it.
+func (r *CanaryReconciler) canariesUsingConfig(kind workload.ConfigKind) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		var deployments appsv1.DeploymentList
+		if err := r.Client.List(ctx, &deployments, client.InNamespace(obj.GetNamespace()), client.MatchingFields{configIndex: string(kind) + "/" + obj.GetName()}); err != nil {
+			return nil
+		}
+		var reqs []reconcile.Request
+		for i := range deployments.Items {
+			reqs = append(reqs, r.canariesOfTarget(ctx, &deployments.Items[i])...)
+		}
+		return reqs
+	}
 }
 
 // canariesOfTarget maps a Deployment to the Canaries that target it.

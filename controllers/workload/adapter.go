@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -18,6 +19,8 @@ import (
 // Set is the target of a canary and its two copies, as read from the cache (nil: absent).
 type Set struct {
 	Target, Primary, Canary *appsv1.Deployment
+	// TargetRevision is the revision of the target (see Revision).
+	TargetRevision string
 }
 
 func (s Set) copyOf(role Role) *appsv1.Deployment {
@@ -30,7 +33,7 @@ func (s Set) copyOf(role Role) *appsv1.Deployment {
 // source finds a Deployment whose pod template is revision.
 func (s Set) source(revision string) (Source, bool) {
 	switch {
-	case s.Target != nil && Revision(&s.Target.Spec.Template) == revision:
+	case s.Target != nil && s.TargetRevision == revision:
 		return Source{Deployment: s.Target}, true
 	case s.Canary != nil && s.Canary.Annotations[AnnotationRevision] == revision:
 		return Source{Deployment: s.Canary, Role: Canary}, true
@@ -40,10 +43,14 @@ func (s Set) source(revision string) (Source, bool) {
 	return Source{}, false
 }
 
-// Deployments changes a canary's Deployments.
+// Deployments changes a canary's Deployments, and the primary's copies of the ConfigMaps and
+// Secrets it references.
 type Deployments struct {
 	Client client.Client
-	Scheme *runtime.Scheme
+	// APIReader reads ConfigMaps and Secrets, which are not in the cache, when the primary
+	// takes a new revision.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
 }
 
 // EnsureCopy makes the copy of role carry revision with replicas; it reports whether it wrote.
@@ -69,6 +76,12 @@ func (d *Deployments) EnsureCopy(ctx context.Context, canary *fledgev1alpha1.Can
 	want, err := BuildCopy(canary, set.Target, source, role, revision, replicas)
 	if err != nil {
 		return false, err
+	}
+	if role == Primary {
+		// The primary must not change when someone edits a ConfigMap or Secret it uses.
+		if err := d.freezeConfigs(ctx, canary, ConfigRefs(&source.Deployment.Spec.Template.Spec)); err != nil {
+			return false, err
+		}
 	}
 	if existing == nil {
 		if err := controllerutil.SetControllerReference(canary, want, d.Scheme); err != nil {
@@ -133,25 +146,37 @@ func (d *Deployments) Finalize(ctx context.Context, canary *fledgev1alpha1.Canar
 			return fmt.Errorf("delete the canary copy %s: %w", set.Canary.Name, err)
 		}
 	}
-	if set.Primary != nil && ownedBy(set.Primary, canary) {
-		patch := client.MergeFrom(set.Primary.DeepCopy())
-		kept := set.Primary.DeepCopy()
-		refs := kept.OwnerReferences[:0]
-		for _, ref := range kept.OwnerReferences {
-			if ref.UID != canary.UID {
-				refs = append(refs, ref)
-			}
+	if set.Primary != nil {
+		if err := d.disown(ctx, set.Primary, canary); err != nil {
+			return err
 		}
-		kept.OwnerReferences = refs
-		if err := d.Client.Patch(ctx, kept, patch); err != nil {
-			return fmt.Errorf("keep the primary %s: %w", kept.Name, err)
+	}
+	return d.releaseFrozenConfigs(ctx, canary)
+}
+
+// disown removes the canary's owner reference from obj, so that the garbage collector keeps
+// obj when the Canary is deleted.
+func (d *Deployments) disown(ctx context.Context, obj client.Object, canary *fledgev1alpha1.Canary) error {
+	if !ownedBy(obj, canary) {
+		return nil
+	}
+	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
+	refs := obj.GetOwnerReferences()
+	kept := refs[:0]
+	for _, ref := range refs {
+		if ref.UID != canary.UID {
+			kept = append(kept, ref)
 		}
+	}
+	obj.SetOwnerReferences(kept)
+	if err := d.Client.Patch(ctx, obj, patch); err != nil {
+		return fmt.Errorf("keep %s when the Canary goes: %w", obj.GetName(), err)
 	}
 	return nil
 }
 
-func ownedBy(dep *appsv1.Deployment, canary *fledgev1alpha1.Canary) bool {
-	for _, ref := range dep.OwnerReferences {
+func ownedBy(obj metav1.Object, canary *fledgev1alpha1.Canary) bool {
+	for _, ref := range obj.GetOwnerReferences() {
 		if ref.UID == canary.UID && ref.Controller != nil && *ref.Controller {
 			return true
 		}

@@ -26,6 +26,9 @@ func BuildCopy(canary *fledgev1alpha1.Canary, target *appsv1.Deployment, source 
 	if err != nil {
 		return nil, err
 	}
+	if role == Primary {
+		RenameConfigRefs(&template.Spec, func(_ ConfigKind, name string) string { return PrimaryConfigName(name) })
+	}
 	spec := target.Spec.DeepCopy()
 	spec.Replicas = ptr.To(replicas)
 	spec.Selector = selector
@@ -53,16 +56,14 @@ func ManagedLabels(canaryName string, role Role) map[string]string {
 	return l
 }
 
-// Observe summarises a Deployment for the rollout decision. The target's revision is computed
-// from its template; a copy's is the one recorded when it was built.
-func Observe(d *appsv1.Deployment, isTarget bool) rollout.Workload {
+// Observe summarises a Deployment for the rollout decision. The target's revision is given
+// (see Revision); a copy's is the one recorded when it was built.
+func Observe(d *appsv1.Deployment, targetRevision string) rollout.Workload {
 	if d == nil {
 		return rollout.Workload{}
 	}
-	w := rollout.Workload{Exists: true, Replicas: ptr.Deref(d.Spec.Replicas, 1)}
-	if isTarget {
-		w.Revision = Revision(&d.Spec.Template)
-	} else {
+	w := rollout.Workload{Exists: true, Replicas: ptr.Deref(d.Spec.Replicas, 1), Revision: targetRevision}
+	if targetRevision == "" {
 		w.Revision = d.Annotations[AnnotationRevision]
 	}
 	w.Ready, w.Progress = rolledOut(d)

@@ -6,7 +6,7 @@ import (
 
 // CanarySpec says which Deployment to roll out, how it is exposed through Istio, and how each
 // new revision must prove itself before it gets all the traffic.
-// +kubebuilder:validation:XValidation:rule="!has(self.subsets) || (has(self.service.name) && self.service.name != ”)",message="with subsets, set service.name to the existing Service that the DestinationRule's host names"
+// +kubebuilder:validation:XValidation:rule="!has(self.subsets) || (has(self.service.name) && size(self.service.name) > 0)",message="with subsets, set service.name to the existing Service that the DestinationRule's host names"
 // +kubebuilder:validation:XValidation:rule="has(self.subsets) || (has(self.service.port) && self.service.port > 0)",message="service.port is required (the port the generated Service listens on)"
 type CanarySpec struct {
 	// targetRef names the Deployment that people edit. Each change of its pod template starts a
