@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -161,5 +162,34 @@ var _ = Describe("suspend and skipAnalysis", func() {
 		a.setImage(ctx, "example.com/web:v2")
 		a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
 		Eventually(weights.sequence).Should(Equal([]string{"100/0", "0/100", "100/0"}))
+	})
+})
+
+var _ = Describe("a reconcile with nothing to do", func() {
+	It("writes nothing", func(ctx context.Context) {
+		a := newApp(ctx)
+		versions := func() []string {
+			var out []string
+			for _, obj := range []client.Object{&fledgev1alpha1.Canary{}, &istionetworkingv1.VirtualService{}, &istionetworkingv1.DestinationRule{}, &corev1.Service{}} {
+				Expect(k8s.Get(ctx, a.key(), obj)).To(Succeed())
+				out = append(out, obj.GetResourceVersion())
+			}
+			return append(out, a.deployment(ctx, "web-primary").ResourceVersion)
+		}
+		// Let the Deployment controllers settle the status of the primary and the target.
+		time.Sleep(2 * time.Second)
+		before := versions()
+
+		By("waking the canary with changes that do not concern it")
+		for i := range 3 {
+			target := a.deployment(ctx, "web")
+			if target.Annotations == nil {
+				target.Annotations = map[string]string{}
+			}
+			target.Annotations["example.com/touched"] = fmt.Sprint(i)
+			Expect(k8s.Update(ctx, target)).To(Succeed())
+			time.Sleep(300 * time.Millisecond)
+		}
+		Consistently(versions).WithContext(ctx).WithTimeout(2 * time.Second).Should(Equal(before))
 	})
 })
