@@ -2,6 +2,7 @@
 #
 #   make test      builds the local control plane (once) and runs every test
 #   make demo      runs the demo on the local stack
+#   make bench     rolls out many canaries at once and reports lateness, memory and API use
 #   make generate  regenerates CRDs and deep copies
 #   make verify    gofmt, go vet, and a check that generated files are fresh
 #
@@ -18,6 +19,9 @@ KUBE_VERSION           ?= v1.37.2
 ETCD_VERSION           ?= v3.6.16
 KWOK_VERSION           ?= v0.8.0
 CONTROLLER_GEN_VERSION ?= v0.23.0
+# Prometheus 3.16.0 is module version v0.316.0.
+PROMETHEUS_VERSION     ?= v0.316.0
+PROMETHEUS_RELEASE     ?= 3.16.0
 # Istio's CRDs come from the istio.io/api version that go.mod already pins.
 ISTIO_API_VERSION      := $(shell go list -m -f '{{.Version}}' istio.io/api)
 
@@ -29,6 +33,7 @@ KWOK       := $(LOCALBIN)/kwok-$(KWOK_VERSION)
 KWOK_STAGES:= $(LOCALBIN)/kwok-stages-$(KWOK_VERSION).yaml
 ISTIO_CRDS := $(LOCALBIN)/istio-crds-$(ISTIO_API_VERSION).yaml
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+PROMETHEUS := $(LOCALBIN)/prometheus-$(PROMETHEUS_VERSION)
 # ASSETS holds plain-named links to the pinned binaries; envtest finds kube-apiserver and etcd
 # there through KUBEBUILDER_ASSETS, and the test harness finds the rest.
 ASSETS     := $(LOCALBIN)/assets
@@ -54,6 +59,15 @@ help: ## Show the targets.
 test: assets ## Build the local control plane if needed, then run every test.
 	go test $(GO_TEST_FLAGS) ./...
 
+# BENCH_FLAGS are passed to the bench, e.g. BENCH_FLAGS="-n 1000 -interval 30s -timeout 1h".
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: assets ## Roll out N canaries at once on the local stack; report step lateness, memory, API requests.
+	go build -o $(LOCALBIN)/fledge-manager ./cmd/manager
+	go build -o $(LOCALBIN)/fledge-bench ./cmd/bench
+	$(LOCALBIN)/fledge-bench -manager $(LOCALBIN)/fledge-manager $(BENCH_FLAGS)
+
 .PHONY: test-unit
 test-unit: ## Run the tests that need no control plane (quick).
 	go test -short ./apis/... ./analysis/... ./notifiers/... ./controllers/...
@@ -69,13 +83,14 @@ demo: assets ## Run the demo on the local stack.
 generate: $(CONTROLLER_GEN) ## Regenerate the CRDs and deep copies.
 	$(CONTROLLER_GEN) object paths=./apis/...
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=./apis/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=fledge-manager paths=./controllers/... output:rbac:artifacts:config=config/rbac
 
 .PHONY: verify
 verify: verify-generated verify-tools-mods ## gofmt, go vet and the freshness of generated files.
 	@files=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$files" ]; then echo "gofmt needed:" $$files >&2; exit 1; fi
 	go vet ./...
 
-GENERATED := config/crd ':(glob)apis/**/zz_generated.*'
+GENERATED := config/crd config/rbac/role.yaml ':(glob)apis/**/zz_generated.*'
 
 .PHONY: verify-generated
 verify-generated: generate ## Fail when generated files differ from what is committed.
@@ -96,15 +111,16 @@ tools-mods: ## Rewrite the tools modules for the versions above (after a version
 # --- The local control plane ---------------------------------------------------------------
 
 .PHONY: assets
-assets: $(ASSETS)/.stamp-$(KUBE_VERSION)-$(ETCD_VERSION)-$(KWOK_VERSION)-$(ISTIO_API_VERSION) ## Build or reuse the pinned control plane.
+assets: $(ASSETS)/.stamp-$(KUBE_VERSION)-$(ETCD_VERSION)-$(KWOK_VERSION)-$(ISTIO_API_VERSION)-$(PROMETHEUS_VERSION) ## Build or reuse the pinned control plane and Prometheus.
 
-$(ASSETS)/.stamp-$(KUBE_VERSION)-$(ETCD_VERSION)-$(KWOK_VERSION)-$(ISTIO_API_VERSION): $(KUBE_DIR)/.done $(ETCD) $(KWOK) $(KWOK_STAGES) $(ISTIO_CRDS)
+$(ASSETS)/.stamp-$(KUBE_VERSION)-$(ETCD_VERSION)-$(KWOK_VERSION)-$(ISTIO_API_VERSION)-$(PROMETHEUS_VERSION): $(KUBE_DIR)/.done $(ETCD) $(KWOK) $(KWOK_STAGES) $(ISTIO_CRDS) $(PROMETHEUS)
 	rm -rf $(ASSETS) && mkdir -p $(ASSETS)
 	for b in $(KUBE_BINARIES); do ln -sr $(KUBE_DIR)/$$b $(ASSETS)/$$b; done
 	ln -sr $(ETCD) $(ASSETS)/etcd
 	ln -sr $(KWOK) $(ASSETS)/kwok
 	ln -sr $(KWOK_STAGES) $(ASSETS)/kwok-stages.yaml
 	ln -sr $(ISTIO_CRDS) $(ASSETS)/istio-crds.yaml
+	ln -sr $(PROMETHEUS) $(ASSETS)/prometheus
 	touch $@
 
 # One go build for the four Kubernetes binaries, so they share one compilation.
@@ -139,6 +155,16 @@ $(ISTIO_CRDS):
 	dir=$$(go list -m -f '{{.Dir}}' istio.io/api); [ -n "$$dir" ] || dir=$$(go mod download -json istio.io/api@$(ISTIO_API_VERSION) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'); \
 	cp "$$dir/kubernetes/customresourcedefinitions.gen.yaml" $@.tmp
 	chmod 644 $@.tmp && mv $@.tmp $@
+
+# Prometheus from its Go module; without the builtinassets tag it has no web UI, which the
+# tests do not need (they use its HTTP API).
+$(PROMETHEUS):
+	@echo "Building Prometheus $(PROMETHEUS_VERSION)."
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN)/prometheus-build CGO_ENABLED=0 go install -trimpath \
+		-ldflags '-s -w -X github.com/prometheus/common/version.Version=$(PROMETHEUS_RELEASE)' \
+		github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_VERSION)
+	mv $(LOCALBIN)/prometheus-build/prometheus $@ && rm -rf $(LOCALBIN)/prometheus-build
 
 $(CONTROLLER_GEN):
 	mkdir -p $(LOCALBIN)

@@ -26,9 +26,24 @@ type Result struct {
 	Verdict Verdict
 	// Message says why, for a person (which metric failed and its value).
 	Message string
+	// Metrics are the results of each metric (MeasuredAt is left for the caller to stamp).
+	Metrics []fledgev1alpha1.MetricStatus
+	// Problem, when set, is why some metric could not be measured at all: a template that
+	// does not render, a query the provider rejects, a provider out of reach.
+	Problem *Problem
+}
+
+// Problem is a reason and a message for a person, for the MetricsReady condition.
+type Problem struct {
+	Reason  string
+	Message string
 }
 
 // Checker runs the checks of a canary's current step.
 type Checker interface {
+	// Check runs the canary's metrics over their windows and judges them.
 	Check(ctx context.Context, canary *fledgev1alpha1.Canary) Result
+	// Preflight checks that the providers the canary's metrics need answer; it runs when a
+	// rollout starts, so that a provider out of reach shows before the first step.
+	Preflight(ctx context.Context, canary *fledgev1alpha1.Canary) error
 }

@@ -109,6 +109,12 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		return reconcile.Result{}, err
 	}
 	r.emit(ctx, canary, decision.Events)
+	if startedRollout(decision.Events) {
+		if err := r.Checker.Preflight(ctx, canary); err != nil {
+			r.Events.Eventf(canary, nil, corev1.EventTypeWarning, "MetricsUnavailable", "Rollout",
+				"a metrics provider of this canary does not answer; its checks will fail until it does: %v", err)
+		}
+	}
 	return reconcile.Result{RequeueAfter: decision.RequeueAfter}, nil
 }
 
@@ -156,4 +162,13 @@ func (r *CanaryReconciler) emit(ctx context.Context, canary *fledgev1alpha1.Cana
 
 func routesOf(canary *fledgev1alpha1.Canary, d rollout.Desired) router.Routes {
 	return router.RoutesFor(canary, d.PrimaryWeight, d.CanaryWeight)
+}
+
+func startedRollout(evs []rollout.Event) bool {
+	for _, e := range evs {
+		if e.Reason == rollout.ReasonStarted || e.Reason == rollout.ReasonRestarted {
+			return true
+		}
+	}
+	return false
 }

@@ -25,6 +25,7 @@ func main() {
 		leaderElectionNS string
 		qps              float64
 		burst            int
+		prometheusAddr   string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the controller metrics endpoint; \"0\" turns it off.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes; \"0\" turns them off.")
@@ -32,18 +33,19 @@ func main() {
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the manager's own namespace).")
 	flag.Float64Var(&qps, "kube-api-qps", 50, "Requests per second the manager may send to the API server, on average.")
 	flag.IntVar(&burst, "kube-api-burst", 100, "Requests the manager may send to the API server in a burst.")
+	flag.StringVar(&prometheusAddr, "prometheus-address", "http://prometheus.istio-system:9090", "Prometheus of the mesh, for the built-in checks (request-success-rate, request-duration).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
-	if err := run(metricsAddr, probeAddr, leaderElect, leaderElectionNS, float32(qps), burst); err != nil {
+	if err := run(metricsAddr, probeAddr, leaderElect, leaderElectionNS, float32(qps), burst, prometheusAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "fledge:", err)
 		os.Exit(1)
 	}
 }
 
-func run(metricsAddr, probeAddr string, leaderElect bool, leaderElectionNS string, qps float32, burst int) error {
+func run(metricsAddr, probeAddr string, leaderElect bool, leaderElectionNS string, qps float32, burst int, prometheusAddr string) error {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("find the cluster: %w", err)
@@ -62,7 +64,11 @@ func run(metricsAddr, probeAddr string, leaderElect bool, leaderElectionNS strin
 		return fmt.Errorf("create the manager: %w", err)
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.Setup(ctx, mgr, analysis.NoProvider{}, clock.RealClock{}); err != nil {
+	checker := &analysis.Analyzer{
+		Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clock.RealClock{},
+		DefaultAddress: prometheusAddr,
+	}
+	if err := controllers.Setup(ctx, mgr, checker, clock.RealClock{}); err != nil {
 		return fmt.Errorf("set up the controllers: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

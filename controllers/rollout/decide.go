@@ -209,6 +209,7 @@ func (d *decider) judge() {
 		d.requeue = time.Second
 		return
 	}
+	d.recordMetrics(obs.Checks)
 	switch obs.Checks.Verdict {
 	case analysis.Pass:
 		d.advance()
@@ -224,6 +225,19 @@ func (d *decider) judge() {
 	default:
 		d.failCheck(obs.Checks.Message)
 	}
+}
+
+// recordMetrics keeps the results of the checks in status, and whether every metric could be
+// measured in the MetricsReady condition.
+func (d *decider) recordMetrics(r *analysis.Result) {
+	d.status.Metrics = analysis.Stamp(r.Metrics, d.obs.Now)
+	c := metav1.Condition{Type: fledgev1alpha1.ConditionMetricsReady, Status: metav1.ConditionTrue, Reason: "Measured", Message: "every metric was measured"}
+	if r.Problem != nil {
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, r.Problem.Reason, r.Problem.Message
+	}
+	c.LastTransitionTime = metav1.NewTime(d.obs.Now)
+	c.ObservedGeneration = d.obs.Generation
+	setCondition(&d.status, c)
 }
 
 // advance moves to the next traffic step, or to promotion after the last one.

@@ -22,6 +22,7 @@ const (
 	assetKwok              = "kwok"
 	assetKwokStages        = "kwok-stages.yaml"
 	assetIstioCRDs         = "istio-crds.yaml"
+	assetPrometheus        = "prometheus"
 )
 
 // Path is the path of one asset.
@@ -42,7 +43,7 @@ func findAssets() (Assets, error) {
 		dir = filepath.Join(root, "bin", "assets")
 	}
 	var missing []string
-	for _, name := range []string{"kube-apiserver", "etcd", assetControllerManager, assetScheduler, assetKubectl, assetKwok, assetKwokStages, assetIstioCRDs} {
+	for _, name := range []string{"kube-apiserver", "etcd", assetControllerManager, assetScheduler, assetKubectl, assetKwok, assetKwokStages, assetIstioCRDs, assetPrometheus} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			missing = append(missing, name)
 		}

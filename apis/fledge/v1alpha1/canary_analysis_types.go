@@ -100,6 +100,7 @@ type Mirror struct {
 // values that passes.
 // +kubebuilder:validation:XValidation:rule="has(self.builtin) != has(self.templateRef)",message="a metric names exactly one check: set either builtin or templateRef"
 // +kubebuilder:validation:XValidation:rule="!has(self.templateVariables) || has(self.templateRef)",message="templateVariables are only used with templateRef"
+// +kubebuilder:validation:XValidation:rule="has(self.thresholdRange) || has(self.compareToPrimary)",message="a metric needs thresholdRange (fixed bounds), compareToPrimary (relative to the primary), or both"
 type CanaryMetric struct {
 	// name of the check, unique within the Canary; shown in status and alerts.
 	// +required
@@ -124,8 +125,19 @@ type CanaryMetric struct {
 	TemplateVariables map[string]string `json:"templateVariables,omitempty"`
 
 	// thresholdRange is the range of values that passes.
-	// +required
-	ThresholdRange ThresholdRange `json:"thresholdRange"`
+	// +optional
+	ThresholdRange *ThresholdRange `json:"thresholdRange,omitempty"`
+
+	// compareToPrimary judges the canary against the primary over the same window, instead
+	// of (or as well as) fixed bounds.
+	// +optional
+	CompareToPrimary *PrimaryComparison `json:"compareToPrimary,omitempty"`
+
+	// minRequests is the number of requests the canary must have served in the window for
+	// the metric to be judged; with fewer the step waits (and fails at the progress deadline).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MinRequests *int64 `json:"minRequests,omitempty"`
 
 	// interval is the window over which the metric is measured. Defaults to the analysis interval.
 	// +optional
@@ -133,6 +145,71 @@ type CanaryMetric struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="a metric interval must be at least 1s"
 	Interval *metav1.Duration `json:"interval,omitempty"`
+}
+
+// PrimaryComparison bounds how much worse than the primary the canary may be, measured over
+// the same window. Either set bounds on the difference of the two values, or a statistical
+// test of the two samples.
+// +kubebuilder:validation:XValidation:rule="has(self.statistical) ? !(has(self.maxIncrease) || has(self.maxIncreasePercent) || has(self.maxDecrease) || has(self.maxDecreasePercent)) : (has(self.maxIncrease) || has(self.maxIncreasePercent) || has(self.maxDecrease) || has(self.maxDecreasePercent))",message="compareToPrimary needs either bounds (maxIncrease, maxIncreasePercent, maxDecrease, maxDecreasePercent) or statistical, not both"
+type PrimaryComparison struct {
+	// maxIncrease is how much the canary's value may exceed the primary's, in the metric's
+	// unit (milliseconds of latency, percentage points of errors).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxIncrease *float64 `json:"maxIncrease,omitempty"`
+
+	// maxIncreasePercent is how many percent above the primary's value the canary's may be.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxIncreasePercent *float64 `json:"maxIncreasePercent,omitempty"`
+
+	// maxDecrease is how much the canary's value may fall below the primary's (for example
+	// 1 for a success rate at most one point lower).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxDecrease *float64 `json:"maxDecrease,omitempty"`
+
+	// maxDecreasePercent is how many percent below the primary's value the canary's may be.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	MaxDecreasePercent *float64 `json:"maxDecreasePercent,omitempty"`
+
+	// statistical compares the two samples over the window with a Mann-Whitney U test.
+	// +optional
+	Statistical *StatisticalComparison `json:"statistical,omitempty"`
+}
+
+// StatisticalComparison fails the canary when its sample is significantly worse than the
+// primary's (a Mann-Whitney U test at the confidence level) and the change of the median is
+// larger than the tolerated effect size.
+type StatisticalComparison struct {
+	// direction in which the canary must not move: Increase (latency, errors) or Decrease
+	// (success rate, throughput).
+	// +required
+	// +kubebuilder:validation:Enum=Increase;Decrease
+	Direction string `json:"direction"`
+
+	// confidence level of the test; the canary fails when p < 1 - confidence.
+	// +optional
+	// +kubebuilder:default=0.95
+	// +kubebuilder:validation:Minimum=0.5
+	// +kubebuilder:validation:Maximum=0.9999
+	Confidence float64 `json:"confidence,omitempty"`
+
+	// maxEffectSize is the relative change of the median tolerated even when it is
+	// significant, for example 0.1 for 10 %.
+	// +optional
+	// +kubebuilder:default=0.1
+	// +kubebuilder:validation:Minimum=0
+	MaxEffectSize float64 `json:"maxEffectSize,omitempty"`
+
+	// samples is the number of points taken from each version over the window.
+	// +optional
+	// +kubebuilder:default=20
+	// +kubebuilder:validation:Minimum=5
+	// +kubebuilder:validation:Maximum=500
+	Samples int32 `json:"samples,omitempty"`
 }
 
 // MetricTemplateRef names a MetricTemplate.

@@ -176,6 +176,13 @@ type CanaryStatus struct {
 	// +optional
 	LastHandledRequest *HandledRequest `json:"lastHandledRequest,omitempty"`
 
+	// metrics are the latest results of the checks, one per metric, so that a person can see
+	// why a step was held or failed.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Metrics []MetricStatus `json:"metrics,omitempty"`
+
 	// message says, for a person, why the Canary is where it is.
 	// +optional
 	Message string `json:"message,omitempty"`
@@ -185,6 +192,33 @@ type CanaryStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// MetricStatus is the latest result of one check.
+type MetricStatus struct {
+	// name of the metric.
+	Name string `json:"name"`
+	// verdict of the check: Pass, Fail or Wait.
+	Verdict string `json:"verdict"`
+	// value measured on the canary.
+	// +optional
+	Value *float64 `json:"value,omitempty"`
+	// primaryValue measured on the primary over the same window, when compared.
+	// +optional
+	PrimaryValue *float64 `json:"primaryValue,omitempty"`
+	// requests served by the canary in the window, when counted.
+	// +optional
+	Requests *int64 `json:"requests,omitempty"`
+	// pValue and effectSize of a statistical comparison.
+	// +optional
+	PValue *float64 `json:"pValue,omitempty"`
+	// +optional
+	EffectSize *float64 `json:"effectSize,omitempty"`
+	// message says why, with the query when it failed to run.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// measuredAt is when the check ran.
+	MeasuredAt metav1.Time `json:"measuredAt"`
 }
 
 // RequestAction is a manual command.
@@ -256,6 +290,9 @@ const (
 	ConditionProgressing = "Progressing"
 	// ConditionPromoted is True when the last rollout was promoted, False when it was aborted.
 	ConditionPromoted = "Promoted"
+	// ConditionMetricsReady is False when a metric could not be measured at its last check
+	// (a template that does not render, a query the provider rejects, a provider out of reach).
+	ConditionMetricsReady = "MetricsReady"
 )
 
 // Canary turns each change of a Deployment into a progressive rollout on Istio: the new revision

@@ -88,6 +88,13 @@ analysis:
     builtin: request-duration
     thresholdRange: {max: 500}
     interval: 1m
+  - name: errors-vs-primary
+    builtin: request-success-rate
+    minRequests: 100
+    compareToPrimary: {maxDecrease: 1}
+  - name: latency-vs-primary
+    builtin: request-duration
+    compareToPrimary: {statistical: {direction: Increase, confidence: 0.99, maxEffectSize: 0.2}}
   - name: queue-depth
     templateRef: {name: queue-depth, namespace: monitoring}
     templateVariables: {queue: orders}
@@ -180,9 +187,21 @@ analysis:
 		Entry("an unknown built-in check",
 			`{targetRef: {name: app}, service: {port: 80}, analysis: {metrics: [{name: m, builtin: error-rate, thresholdRange: {max: 1}}]}}`,
 			`Unsupported value: "error-rate"`),
-		Entry("a metric without a threshold range",
+		Entry("a metric without a threshold range or a comparison",
 			`{targetRef: {name: app}, service: {port: 80}, analysis: {metrics: [{name: m, builtin: request-success-rate}]}}`,
-			"spec.analysis.metrics[0].thresholdRange: Required value"),
+			"a metric needs thresholdRange (fixed bounds), compareToPrimary (relative to the primary), or both"),
+		Entry("a comparison without bounds",
+			`{targetRef: {name: app}, service: {port: 80}, analysis: {metrics: [{name: m, builtin: request-success-rate, compareToPrimary: {}}]}}`,
+			"compareToPrimary needs either bounds"),
+		Entry("a comparison with bounds and a statistical test",
+			`{targetRef: {name: app}, service: {port: 80}, analysis: {metrics: [{name: m, builtin: request-duration, compareToPrimary: {maxIncrease: 5, statistical: {direction: Increase}}}]}}`,
+			"compareToPrimary needs either bounds"),
+		Entry("a statistical test without a direction",
+			`{targetRef: {name: app}, service: {port: 80}, analysis: {metrics: [{name: m, builtin: request-duration, compareToPrimary: {statistical: {}}}]}}`,
+			"spec.analysis.metrics[0].compareToPrimary.statistical.direction: Required value"),
+		Entry("a confidence level above 0.9999",
+			`{targetRef: {name: app}, service: {port: 80}, analysis: {metrics: [{name: m, builtin: request-duration, compareToPrimary: {statistical: {direction: Increase, confidence: 1}}}]}}`,
+			"should be less than or equal to 0.9999"),
 		Entry("an empty threshold range",
 			`{targetRef: {name: app}, service: {port: 80}, analysis: {metrics: [{name: m, builtin: request-success-rate, thresholdRange: {}}]}}`,
 			"thresholdRange needs min, max or both"),

@@ -1,0 +1,73 @@
+package analysis
+
+import (
+	"bytes"
+	"fmt"
+	"text/template"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// Built-in checks, over the standard Istio metrics reported by the destination workload.
+const (
+	BuiltinSuccessRate = "request-success-rate"
+	BuiltinDuration    = "request-duration"
+)
+
+// QueryData are the variables a MetricTemplate's query can use.
+type QueryData struct {
+	// Namespace of the Canary.
+	Namespace string
+	// Target is the name of the Deployment the Canary rolls out.
+	Target string
+	// Workload is the workload being measured: the canary, or the primary when the metric is
+	// compared with it. Write templates against Workload to make them comparable.
+	Workload string
+	// Canary and Primary are the names of the two workloads.
+	Canary, Primary string
+	// Interval is the window, in Prometheus' duration syntax ("1m", "30s").
+	Interval string
+	// Variables are the Canary's templateVariables.
+	Variables map[string]string
+}
+
+// window formats a duration in Prometheus' syntax.
+func window(d time.Duration) string { return model.Duration(d).String() }
+
+func istioSelector(namespace, workload string) string {
+	return fmt.Sprintf(`reporter="destination",destination_workload_namespace=%q,destination_workload=%q`, namespace, workload)
+}
+
+// builtinQuery is the PromQL of a built-in check.
+func builtinQuery(name string, d QueryData) (string, error) {
+	sel := istioSelector(d.Namespace, d.Workload)
+	switch name {
+	case BuiltinSuccessRate:
+		return fmt.Sprintf(`sum(rate(istio_requests_total{%s,response_code!~"5.."}[%s])) / sum(rate(istio_requests_total{%s}[%s])) * 100`,
+			sel, d.Interval, sel, d.Interval), nil
+	case BuiltinDuration:
+		return fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{%s}[%s])))`,
+			sel, d.Interval), nil
+	}
+	return "", fmt.Errorf("unknown built-in check %q", name)
+}
+
+// requestsQuery counts the requests a workload served in the window.
+func requestsQuery(d QueryData) string {
+	return fmt.Sprintf(`sum(increase(istio_requests_total{%s}[%s]))`, istioSelector(d.Namespace, d.Workload), d.Interval)
+}
+
+// renderQuery renders a MetricTemplate's query. Unknown variables are errors, so that a typo
+// fails loudly instead of querying for an empty label.
+func renderQuery(text string, d QueryData) (string, error) {
+	t, err := template.New("query").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return "", fmt.Errorf("parse the query template: %w", err)
+	}
+	var out bytes.Buffer
+	if err := t.Execute(&out, d); err != nil {
+		return "", fmt.Errorf("render the query template: %w", err)
+	}
+	return out.String(), nil
+}

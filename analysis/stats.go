@@ -1,0 +1,94 @@
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/aclements/go-moremath/stats"
+)
+
+// Direction is the way a metric must not move for the canary to pass.
+type Direction string
+
+const (
+	Increase Direction = "Increase"
+	Decrease Direction = "Decrease"
+)
+
+// Comparison is the outcome of a statistical comparison of two samples.
+type Comparison struct {
+	// Worse is true when the canary is significantly worse and the effect exceeds the tolerance.
+	Worse bool
+	// PValue of the one-sided Mann-Whitney U test in the bad direction.
+	PValue float64
+	// EffectSize is the relative change of the median: (canary - primary) / |primary|.
+	EffectSize float64
+	// U is the Mann-Whitney U statistic of the canary's sample.
+	U float64
+}
+
+// ErrNoSample means one of the samples is empty: there is nothing to compare.
+var ErrNoSample = errors.New("an empty sample")
+
+// CompareSamples tests whether the canary's sample is worse than the primary's: a one-sided
+// Mann-Whitney U test at the confidence level (exact for small samples, with ties), and a
+// change of the median larger than maxEffect, in the bad direction.
+func CompareSamples(canary, primary []float64, direction Direction, confidence, maxEffect float64) (Comparison, error) {
+	canary, primary = finite(canary), finite(primary)
+	if len(canary) == 0 || len(primary) == 0 {
+		return Comparison{}, ErrNoSample
+	}
+	alt := stats.LocationGreater
+	if direction == Decrease {
+		alt = stats.LocationLess
+	}
+	c := Comparison{EffectSize: relativeChange(median(canary), median(primary))}
+	result, err := stats.MannWhitneyUTest(canary, primary, alt)
+	switch {
+	case errors.Is(err, stats.ErrSamplesEqual):
+		c.PValue, c.U = 1, float64(len(canary)*len(primary))/2
+		return c, nil
+	case err != nil:
+		return Comparison{}, fmt.Errorf("Mann-Whitney U test: %w", err)
+	}
+	c.PValue, c.U = result.P, result.U
+	significant := c.PValue < 1-confidence
+	largeEffect := (direction == Increase && c.EffectSize > maxEffect) || (direction == Decrease && c.EffectSize < -maxEffect)
+	c.Worse = significant && largeEffect
+	return c, nil
+}
+
+// relativeChange is (canary - primary) / |primary|; against a zero primary any change is
+// infinitely large.
+func relativeChange(canary, primary float64) float64 {
+	switch {
+	case canary == primary:
+		return 0
+	case primary == 0:
+		return math.Copysign(math.Inf(1), canary)
+	}
+	return (canary - primary) / math.Abs(primary)
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// finite drops NaN and infinite points (a window without requests yields NaN).
+func finite(xs []float64) []float64 {
+	out := make([]float64, 0, len(xs))
+	for _, x := range xs {
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
