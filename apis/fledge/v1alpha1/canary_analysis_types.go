@@ -193,8 +193,7 @@ type StatisticalComparison struct {
 	// confidence level of the test; the canary fails when p < 1 - confidence.
 	// +optional
 	// +kubebuilder:default=0.95
-	// +kubebuilder:validation:Minimum=0.5
-	// +kubebuilder:validation:Maximum=0.9999
+	// +kubebuilder:validation:XValidation:rule="self >= 0.5 && self <= 0.9999",message="confidence must be within 0.5..0.9999, for example 0.95"
 	Confidence float64 `json:"confidence,omitempty"`
 
 	// maxEffectSize is the relative change of the median tolerated even when it is

@@ -201,7 +201,7 @@ analysis:
 			"spec.analysis.metrics[0].compareToPrimary.statistical.direction: Required value"),
 		Entry("a confidence level above 0.9999",
 			`{targetRef: {name: app}, service: {port: 80}, analysis: {metrics: [{name: m, builtin: request-duration, compareToPrimary: {statistical: {direction: Increase, confidence: 1}}}]}}`,
-			"should be less than or equal to 0.9999"),
+			"confidence must be within 0.5..0.9999, for example 0.95"),
 		Entry("an empty threshold range",
 			`{targetRef: {name: app}, service: {port: 80}, analysis: {metrics: [{name: m, builtin: request-success-rate, thresholdRange: {}}]}}`,
 			"thresholdRange needs min, max or both"),
