@@ -161,7 +161,11 @@ func (r *CanaryReconciler) emit(ctx context.Context, canary *fledgev1alpha1.Cana
 }
 
 func routesOf(canary *fledgev1alpha1.Canary, d rollout.Desired) router.Routes {
-	return router.RoutesFor(canary, d.PrimaryWeight, d.CanaryWeight)
+	r := router.RoutesFor(canary, d.PrimaryWeight, d.CanaryWeight)
+	if d.Match {
+		r.Match = canary.Spec.Analysis.Match
+	}
+	return r
 }
 
 func startedRollout(evs []rollout.Event) bool {

@@ -117,3 +117,28 @@ func meta(c *fledgev1alpha1.Canary, conditionType string) metav1.Condition {
 	}
 	return metav1.Condition{}
 }
+
+var _ = Describe("an A/B test by header", func() {
+	It("routes only matching requests to the canary for each iteration, then promotes", func(ctx context.Context) {
+		insider := "insider"
+		a := newApp(ctx, canaryOption(func(c *fledgev1alpha1.Canary) {
+			c.Spec.Analysis.Interval = &metav1.Duration{Duration: 2 * time.Second}
+			c.Spec.Analysis.Iterations = ptrTo[int32](2)
+			c.Spec.Analysis.Match = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-canary": {Exact: &insider}}}}
+		}))
+		weights := a.recordWeights()
+		a.setImage(ctx, "example.com/web:v2")
+		Eventually(func(g Gomega) {
+			vs := a.virtualService(ctx)
+			g.Expect(vs.Spec.Http).To(HaveLen(2))
+			g.Expect(vs.Spec.Http[0].Match[0].Headers["x-canary"].GetExact()).To(Equal("insider"))
+			g.Expect(vs.Spec.Http[0].Route[0].Destination.Subset).To(Equal("canary"))
+			g.Expect(vs.Spec.Http[1].Route[0].Weight).To(Equal(int32(100)), "the rest stays on the primary")
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+
+		c := a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
+		Expect(c.Status.Iterations).To(Equal(int32(2)))
+		Expect(a.virtualService(ctx).Spec.Http).To(HaveLen(1), "the A/B route is removed")
+		Expect(weights.sequence()).To(Equal([]string{"100/0", "0/100", "100/0"}))
+	})
+})

@@ -162,7 +162,7 @@ func (d *decider) progress() {
 		return
 	}
 	if st.Paused {
-		st.Message = fmt.Sprintf("paused at step %d of %d (canary weight %d%%)", st.StepIndex, len(StepWeights(obs.Spec.Analysis)), st.CanaryWeight)
+		st.Message = fmt.Sprintf("paused at step %d of %d (%s)", st.StepIndex, len(Steps(obs.Spec.Analysis)), describeStep(obs.Spec.Analysis, st))
 		return
 	}
 	due := nextCheck(obs)
@@ -243,17 +243,21 @@ func (d *decider) recordMetrics(r *analysis.Result) {
 // advance moves to the next traffic step, or to promotion after the last one.
 func (d *decider) advance() {
 	st := &d.status
-	weights := StepWeights(d.obs.Spec.Analysis)
-	if int(st.StepIndex) >= len(weights) {
+	steps := Steps(d.obs.Spec.Analysis)
+	if int(st.StepIndex) >= len(steps) {
 		d.enterPromoting("every step passed")
 		return
 	}
 	st.StepIndex++
-	st.CanaryWeight = weights[st.StepIndex-1]
+	step := steps[st.StepIndex-1]
+	st.CanaryWeight = step.Weight
+	if step.Match {
+		st.Iterations = st.StepIndex
+	}
 	st.LastCheckTime = d.now()
 	st.LastTransitionTime = d.now()
-	st.Message = fmt.Sprintf("step %d of %d: canary weight %d%%", st.StepIndex, len(weights), st.CanaryWeight)
-	d.event(false, ReasonAdvanced, "step %d of %d: canary weight %d%%", st.StepIndex, len(weights), st.CanaryWeight)
+	st.Message = fmt.Sprintf("step %d of %d: %s", st.StepIndex, len(steps), describeStep(d.obs.Spec.Analysis, st))
+	d.event(false, ReasonAdvanced, "step %d of %d: %s", st.StepIndex, len(steps), describeStep(d.obs.Spec.Analysis, st))
 	d.requeueAt(d.obs.Now.Add(Interval(&d.obs.Spec)))
 }
 
@@ -343,6 +347,15 @@ func (d *decider) requeueAt(t time.Time) {
 func (d *decider) now() *metav1.MicroTime {
 	t := metav1.NewMicroTime(d.obs.Now.Truncate(time.Microsecond))
 	return &t
+}
+
+// describeStep says where the traffic goes at the current step.
+func describeStep(analysis fledgev1alpha1.CanaryAnalysis, st *fledgev1alpha1.CanaryStatus) string {
+	steps := Steps(analysis)
+	if i := int(st.StepIndex); i >= 1 && i <= len(steps) && steps[i-1].Match {
+		return "A/B: matching requests go to the canary"
+	}
+	return fmt.Sprintf("canary weight %d%%", st.CanaryWeight)
 }
 
 // ready reports whether w runs revision, every replica ready: for Fledge's copies with the

@@ -340,6 +340,29 @@ var _ = Describe("a failed rollout", func() {
 	})
 })
 
+var _ = Describe("an A/B test", func() {
+	It("sends matching requests to the canary for each iteration, then promotes", func() {
+		s := newStory()
+		insider := "insider"
+		s.spec.Analysis.Match = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-canary": {Exact: &insider}}}}
+		s.spec.Analysis.Iterations = ptr.To[int32](3)
+		s.initialised()
+		s.newRevision("v2")
+		s.reconcile()
+		s.reconcile()
+		Expect(s.status.Iterations).To(Equal(int32(1)))
+		want := rollout.DesiredFor(&s.spec, &s.status)
+		Expect(want.Match).To(BeTrue())
+		Expect([]int32{want.PrimaryWeight, want.CanaryWeight}).To(Equal([]int32{100, 0}), "everyone else stays on the primary")
+		Expect(s.status.Message).To(Equal("step 1 of 3: A/B: matching requests go to the canary"))
+
+		s.until(fledgev1alpha1.PhaseSucceeded, 10)
+		Expect(s.checksRun).To(Equal(3), "one check per iteration")
+		Expect(s.weights).To(Equal([]int32{0, 100, 0}))
+		Expect(rollout.DesiredFor(&s.spec, &s.status).Match).To(BeFalse(), "the A/B route is gone after promotion")
+	})
+})
+
 var _ = Describe("a Canary on existing subsets", func() {
 	var s *story
 	BeforeEach(func() {

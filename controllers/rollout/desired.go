@@ -20,6 +20,8 @@ type Desired struct {
 	CanaryWeight  int32
 	// ScaleDownTarget keeps the user's Deployment at zero replicas once the primary serves.
 	ScaleDownTarget bool
+	// Match sends the requests that match spec.analysis.match to the canary (A/B testing).
+	Match bool
 }
 
 // DesiredFor returns what the cluster must look like for status.
@@ -31,6 +33,7 @@ func DesiredFor(spec *fledgev1alpha1.CanarySpec, st *fledgev1alpha1.CanaryStatus
 			d.CanaryWeight = 100
 		}
 		d.PrimaryWeight = 100 - d.CanaryWeight
+		d.Match = inMatchStep(spec, st)
 		return d
 	}
 	d := Desired{
@@ -50,5 +53,13 @@ func DesiredFor(spec *fledgev1alpha1.CanarySpec, st *fledgev1alpha1.CanaryStatus
 	}
 	d.PrimaryWeight = 100 - d.CanaryWeight
 	d.ScaleDownTarget = d.RoutesEnabled
+	d.Match = inMatchStep(spec, st)
 	return d
+}
+
+// inMatchStep reports whether the rollout is at an A/B step.
+func inMatchStep(spec *fledgev1alpha1.CanarySpec, st *fledgev1alpha1.CanaryStatus) bool {
+	steps := Steps(spec.Analysis)
+	i := int(st.StepIndex)
+	return st.Phase == fledgev1alpha1.PhaseProgressing && i >= 1 && i <= len(steps) && steps[i-1].Match
 }

@@ -16,6 +16,37 @@ const (
 	defaultMaxWeight        = 80
 )
 
+// Step is one step of a rollout's plan.
+type Step struct {
+	// Weight is the share of all traffic the canary gets (0 in an A/B step).
+	Weight int32
+	// Match is true in an A/B step: the requests that match spec.analysis.match, and only
+	// those, go to the canary.
+	Match bool
+}
+
+// Steps is the plan of a rollout: one A/B step per iteration when spec.analysis.match is set,
+// otherwise one traffic step per weight of StepWeights.
+func Steps(analysis fledgev1alpha1.CanaryAnalysis) []Step {
+	if len(analysis.Match) > 0 {
+		n := int32(1)
+		if analysis.Iterations != nil && *analysis.Iterations > 0 {
+			n = *analysis.Iterations
+		}
+		steps := make([]Step, n)
+		for i := range steps {
+			steps[i] = Step{Match: true}
+		}
+		return steps
+	}
+	weights := StepWeights(analysis)
+	steps := make([]Step, len(weights))
+	for i, w := range weights {
+		steps[i] = Step{Weight: w}
+	}
+	return steps
+}
+
 // StepWeights is the canary weight of each traffic step: the explicit stepWeights, or
 // stepWeight, 2×stepWeight, ... up to maxWeight (which is always the last step). With nothing
 // set it is 20, 40, 60, 80.

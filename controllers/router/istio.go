@@ -63,7 +63,7 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 	}
 	// Verify what the API server stored, not what was sent: vs holds the server's answer.
 	got, ok := weightsOf(&vs.Spec, ServiceName(canary), canary.Namespace, routes)
-	if !ok || got != routes {
+	if !ok || !got.SameWeights(routes) {
 		return result, fmt.Errorf("VirtualService %s/%s routes %d/%d to %s/%s, not the %d/%d Fledge wrote",
 			vs.Namespace, vs.Name, got.PrimaryWeight, got.CanaryWeight, routes.PrimarySubset, routes.CanarySubset, routes.PrimaryWeight, routes.CanaryWeight)
 	}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -32,21 +33,76 @@ func virtualServiceSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.Virt
 		return &istioapiv1.VirtualService{
 			Hosts:    append([]string(nil), hosts...),
 			Gateways: append([]string(nil), svc.Gateways...),
-			Http:     []*istioapiv1.HTTPRoute{splitRoute(canary, routes)},
+			Http:     append(abRoutes(canary, routes), splitRoute(canary, routes)),
 		}
 	}
 	spec := proto.Clone(original).(*istioapiv1.VirtualService)
-	took := false
-	for _, r := range spec.Http {
+	first := -1
+	for i, r := range spec.Http {
 		if sendsTo(r, host, canary.Namespace) {
 			r.Route = split(host, routes)
-			took = true
+			if first < 0 {
+				first = i
+			}
 		}
 	}
-	if !took {
+	if first < 0 {
+		first = len(spec.Http)
 		spec.Http = append(spec.Http, splitRoute(canary, routes))
 	}
+	// The A/B route goes above the first route that sends to the service.
+	spec.Http = slices.Insert(spec.Http, first, abRoutes(canary, routes)...)
 	return spec
+}
+
+// abRouteName names the route that sends matching requests to the canary during A/B steps.
+const abRouteName = "fledge-ab"
+
+// abRoutes is the route of an A/B step: requests that match go to the canary subset.
+func abRoutes(canary *fledgev1alpha1.Canary, routes Routes) []*istioapiv1.HTTPRoute {
+	if len(routes.Match) == 0 {
+		return nil
+	}
+	route := splitRoute(canary, routes)
+	route.Name = abRouteName
+	route.Match = httpMatches(routes.Match)
+	route.Route = []*istioapiv1.HTTPRouteDestination{{Destination: &istioapiv1.Destination{Host: ServiceName(canary), Subset: routes.CanarySubset}, Weight: 100}}
+	return []*istioapiv1.HTTPRoute{route}
+}
+
+func httpMatches(matches []fledgev1alpha1.HTTPMatch) []*istioapiv1.HTTPMatchRequest {
+	out := make([]*istioapiv1.HTTPMatchRequest, 0, len(matches))
+	for _, m := range matches {
+		req := &istioapiv1.HTTPMatchRequest{Uri: stringMatch(m.URI)}
+		for name, v := range m.Headers {
+			if req.Headers == nil {
+				req.Headers = map[string]*istioapiv1.StringMatch{}
+			}
+			req.Headers[name] = stringMatch(&v)
+		}
+		for name, v := range m.QueryParams {
+			if req.QueryParams == nil {
+				req.QueryParams = map[string]*istioapiv1.StringMatch{}
+			}
+			req.QueryParams[name] = stringMatch(&v)
+		}
+		out = append(out, req)
+	}
+	return out
+}
+
+func stringMatch(m *fledgev1alpha1.StringMatch) *istioapiv1.StringMatch {
+	switch {
+	case m == nil:
+		return nil
+	case m.Exact != nil:
+		return &istioapiv1.StringMatch{MatchType: &istioapiv1.StringMatch_Exact{Exact: *m.Exact}}
+	case m.Prefix != nil:
+		return &istioapiv1.StringMatch{MatchType: &istioapiv1.StringMatch_Prefix{Prefix: *m.Prefix}}
+	case m.Regex != nil:
+		return &istioapiv1.StringMatch{MatchType: &istioapiv1.StringMatch_Regex{Regex: *m.Regex}}
+	}
+	return nil
 }
 
 func splitRoute(canary *fledgev1alpha1.Canary, routes Routes) *istioapiv1.HTTPRoute {
@@ -109,7 +165,7 @@ func weightsOf(vs *istioapiv1.VirtualService, host, namespace string, want Route
 				got.CanaryWeight, found = d.Weight, true
 			}
 		}
-		if found {
+		if found && len(r.Route) >= 2 {
 			return got, true
 		}
 	}

@@ -17,6 +17,15 @@ type Routes struct {
 	// PrimaryWeight and CanaryWeight split the traffic; they add up to 100.
 	PrimaryWeight int32
 	CanaryWeight  int32
+	// Match, during an A/B step, selects the requests that go to the canary whatever the
+	// weights.
+	Match []fledgev1alpha1.HTTPMatch
+}
+
+// SameWeights reports whether two routes split the traffic alike.
+func (r Routes) SameWeights(o Routes) bool {
+	return r.PrimarySubset == o.PrimarySubset && r.CanarySubset == o.CanarySubset &&
+		r.PrimaryWeight == o.PrimaryWeight && r.CanaryWeight == o.CanaryWeight
 }
 
 // RoutesFor returns the routes of a canary for the weights of its rollout.

@@ -1,0 +1,92 @@
+package router
+
+import (
+	"testing"
+
+	istioapiv1 "istio.io/api/networking/v1"
+	"google.golang.org/protobuf/proto"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+)
+
+func testCanary() *fledgev1alpha1.Canary {
+	return &fledgev1alpha1.Canary{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"},
+		Spec: fledgev1alpha1.CanarySpec{
+			TargetRef: fledgev1alpha1.TargetRef{Name: "web"},
+			Service:   fledgev1alpha1.CanaryService{Port: 80},
+		},
+	}
+}
+
+func TestOwnVirtualServiceSplitsBetweenTheSubsets(t *testing.T) {
+	vs := virtualServiceSpec(testCanary(), nil, RoutesFor(testCanary(), 60, 40))
+	if len(vs.Hosts) != 1 || vs.Hosts[0] != "web" || len(vs.Http) != 1 {
+		t.Fatalf("got %v", vs)
+	}
+	got, ok := weightsOf(vs, "web", "shop", RoutesFor(testCanary(), 0, 0))
+	if !ok || got.PrimaryWeight != 60 || got.CanaryWeight != 40 {
+		t.Errorf("weights %+v", got)
+	}
+}
+
+func TestAnABStepPutsTheMatchRouteFirst(t *testing.T) {
+	canary := testCanary()
+	insider := "insider"
+	canary.Spec.Analysis.Match = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-canary": {Exact: &insider}}}}
+	routes := RoutesFor(canary, 100, 0)
+	routes.Match = canary.Spec.Analysis.Match
+	vs := virtualServiceSpec(canary, nil, routes)
+	if len(vs.Http) != 2 || vs.Http[0].Name != abRouteName {
+		t.Fatalf("want the A/B route first, got %v", vs.Http)
+	}
+	ab := vs.Http[0]
+	if ab.Match[0].Headers["x-canary"].GetExact() != "insider" || ab.Route[0].Destination.Subset != SubsetCanary || ab.Route[0].Weight != 100 {
+		t.Errorf("A/B route %v", ab)
+	}
+	if got, ok := weightsOf(vs, "web", "shop", routes); !ok || got.PrimaryWeight != 100 {
+		t.Errorf("the default route must keep everything else on the primary: %+v", got)
+	}
+}
+
+func TestTakingOverKeepsWhatFledgeDoesNotManage(t *testing.T) {
+	original := &istioapiv1.VirtualService{
+		Hosts:    []string{"web.example.com"},
+		Gateways: []string{"public"},
+		Http: []*istioapiv1.HTTPRoute{
+			{Name: "docs", Route: []*istioapiv1.HTTPRouteDestination{{Destination: &istioapiv1.Destination{Host: "docs"}}}},
+			{Name: "web", Route: []*istioapiv1.HTTPRouteDestination{{Destination: &istioapiv1.Destination{Host: "web.shop.svc.cluster.local"}}}},
+		},
+	}
+	before := proto.Clone(original)
+	vs := virtualServiceSpec(testCanary(), original, RoutesFor(testCanary(), 80, 20))
+	if !proto.Equal(original, before) {
+		t.Error("the original must not be changed")
+	}
+	if vs.Hosts[0] != "web.example.com" || vs.Gateways[0] != "public" || vs.Http[0].Name != "docs" || len(vs.Http[0].Route) != 1 {
+		t.Errorf("the user's hosts, gateways and other routes must stay: %v", vs)
+	}
+	if vs.Http[1].Name != "web" || len(vs.Http[1].Route) != 2 || vs.Http[1].Route[1].Weight != 20 {
+		t.Errorf("the route to the service must be split: %v", vs.Http[1])
+	}
+}
+
+func TestDestinationRuleKeepsTheUsersOtherSubsetsAndPolicy(t *testing.T) {
+	original := &istioapiv1.DestinationRule{
+		Host:          "web",
+		TrafficPolicy: &istioapiv1.TrafficPolicy{Tls: &istioapiv1.ClientTLSSettings{Mode: istioapiv1.ClientTLSSettings_ISTIO_MUTUAL}},
+		Subsets:       []*istioapiv1.Subset{{Name: "legacy", Labels: map[string]string{"v": "0"}}, {Name: "primary", Labels: map[string]string{"stale": "yes"}}},
+	}
+	dr := destinationRuleSpec(testCanary(), original)
+	if dr.TrafficPolicy.GetTls().GetMode() != istioapiv1.ClientTLSSettings_ISTIO_MUTUAL {
+		t.Error("the user's traffic policy stays when the Canary sets none")
+	}
+	names := []string{}
+	for _, s := range dr.Subsets {
+		names = append(names, s.Name)
+	}
+	if len(names) != 3 || names[0] != "legacy" || names[1] != "primary" || names[2] != "canary" || dr.Subsets[1].Labels["stale"] != "" {
+		t.Errorf("subsets %v", dr.Subsets)
+	}
+}
