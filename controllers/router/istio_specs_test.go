@@ -3,8 +3,8 @@ package router
 import (
 	"testing"
 
-	istioapiv1 "istio.io/api/networking/v1"
 	"google.golang.org/protobuf/proto"
+	istioapiv1 "istio.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
