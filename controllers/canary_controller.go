@@ -24,6 +24,7 @@ import (
 
 	"fledge.dev/fledge/analysis"
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/alerts"
 	"fledge.dev/fledge/controllers/rollout"
 	"fledge.dev/fledge/controllers/router"
 	"fledge.dev/fledge/controllers/workload"
@@ -46,6 +47,11 @@ type CanaryReconciler struct {
 	Workloads *workload.Deployments
 	Configs   *workload.ConfigHashes
 
+	// Alerts delivers the notifications queued in status, in the background.
+	Alerts *alerts.Dispatcher
+	// DefaultAlertProvider (namespace/name) is told about Canaries that name no alert.
+	DefaultAlertProvider string
+
 	// fresh tells whether the cache already holds the status this controller last wrote.
 	fresh freshness
 }
@@ -57,6 +63,7 @@ type CanaryReconciler struct {
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=fledge.dev,resources=metrictemplates;alertproviders,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile reads, decides, acts, and records the decision.
@@ -93,6 +100,7 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		obs.Checks = &result
 	}
 	decision := rollout.Decide(obs)
+	queueNotifications(canary, &decision.Status, decision.Events, obs.Now, r.DefaultAlertProvider)
 	routesBefore := routesOf(canary, rollout.DesiredFor(&canary.Spec, &canary.Status))
 	specChanged := canary.Status.ObservedGeneration != canary.Generation
 
@@ -109,6 +117,9 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		return reconcile.Result{}, err
 	}
 	r.emit(ctx, canary, decision.Events)
+	if r.Alerts != nil && alerts.Pending(canary, r.DefaultAlertProvider) {
+		r.Alerts.Enqueue(req.NamespacedName)
+	}
 	if startedRollout(decision.Events) {
 		if err := r.Checker.Preflight(ctx, canary); err != nil {
 			r.Events.Eventf(canary, nil, corev1.EventTypeWarning, "MetricsUnavailable", "Rollout",

@@ -7,26 +7,56 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"fledge.dev/fledge/analysis"
+	"fledge.dev/fledge/controllers/alerts"
 	"fledge.dev/fledge/controllers/router"
 	"fledge.dev/fledge/controllers/workload"
+	"fledge.dev/fledge/notifiers"
 )
 
 // EventSource names Fledge in the events it records.
 const EventSource = "fledge"
 
-// Setup wires the Canary reconciler and its adapters into mgr.
-func Setup(ctx context.Context, mgr ctrl.Manager, checker analysis.Checker, clk clock.PassiveClock) error {
+// Options configure the controllers.
+type Options struct {
+	// Checker judges the steps of rollouts.
+	Checker analysis.Checker
+	// Clock tells the time (a fake one in tests).
+	Clock clock.PassiveClock
+	// ClusterName names the cluster in notifications.
+	ClusterName string
+	// DefaultAlertProvider (namespace/name) is told about Canaries that name no alert.
+	DefaultAlertProvider string
+	// SlackAPIURL overrides Slack's Web API address (tests).
+	SlackAPIURL string
+	// NotificationRetry bounds the retries of one notification.
+	NotificationRetry notifiers.RetryPolicy
+}
+
+// Setup wires the Canary reconciler, its adapters and the alert dispatcher into mgr.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	clients := router.Clients{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()}
+	recorder := mgr.GetEventRecorder(EventSource)
+	dispatcher := &alerts.Dispatcher{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Events: recorder,
+		ClusterName: opts.ClusterName, DefaultProvider: opts.DefaultAlertProvider,
+		SlackAPIURL: opts.SlackAPIURL, Retry: opts.NotificationRetry,
+	}
+	dispatcher.NewQueue()
+	if err := mgr.Add(dispatcher); err != nil {
+		return err
+	}
 	r := &CanaryReconciler{
-		Client:    mgr.GetClient(),
-		Scheme:    mgr.GetScheme(),
-		Clock:     clk,
-		Events:    mgr.GetEventRecorder(EventSource),
-		Checker:   checker,
-		Router:    &router.Istio{Clients: clients},
-		Services:  &router.Services{Clients: clients},
-		Workloads: &workload.Deployments{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()},
-		Configs:   &workload.ConfigHashes{Cache: mgr.GetClient(), APIReader: mgr.GetAPIReader()},
+		Client:               mgr.GetClient(),
+		Scheme:               mgr.GetScheme(),
+		Clock:                opts.Clock,
+		Events:               recorder,
+		Checker:              opts.Checker,
+		Router:               &router.Istio{Clients: clients},
+		Services:             &router.Services{Clients: clients},
+		Workloads:            &workload.Deployments{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()},
+		Configs:              &workload.ConfigHashes{Cache: mgr.GetClient(), APIReader: mgr.GetAPIReader()},
+		Alerts:               dispatcher,
+		DefaultAlertProvider: opts.DefaultAlertProvider,
 	}
 	return r.SetupWithManager(ctx, mgr)
 }

@@ -18,6 +18,7 @@ import (
 	"fledge.dev/fledge/analysis"
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 	"fledge.dev/fledge/controllers"
+	"fledge.dev/fledge/notifiers"
 	"fledge.dev/fledge/test/cluster"
 )
 
@@ -32,10 +33,12 @@ func TestControllers(t *testing.T) {
 }
 
 var (
-	stack   *cluster.Cluster
-	k8s     client.Client
-	checks  = &scriptedChecker{}
-	manager *runningManager
+	// slackAPIURL is where the manager's Slack bot sends (a local fake Slack in the alert specs).
+	slackAPIURL string
+	stack       *cluster.Cluster
+	k8s         client.Client
+	checks      = &scriptedChecker{}
+	manager     *runningManager
 )
 
 var _ = BeforeSuite(func(ctx context.Context) {
@@ -67,7 +70,11 @@ func startManager() *runningManager {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
-	Expect(controllers.Setup(ctx, mgr, checks, clock.RealClock{})).To(Succeed())
+	Expect(controllers.Setup(ctx, mgr, controllers.Options{
+		Checker: checks, Clock: clock.RealClock{}, ClusterName: "test",
+		SlackAPIURL:       slackAPIURL,
+		NotificationRetry: notifiers.RetryPolicy{Initial: 50 * time.Millisecond, Max: time.Second, GiveUpAfter: 20 * time.Second},
+	})).To(Succeed())
 	m := &runningManager{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer GinkgoRecover()

@@ -136,6 +136,7 @@ func (d *decider) maybeStart() {
 func (d *decider) start(reason, format string, args ...any) {
 	d.status.Phase = fledgev1alpha1.PhaseProgressing
 	d.status.CanaryRevision = d.obs.Target.Revision
+	d.status.RolloutID = fmt.Sprintf("%s-%d", d.obs.Target.Revision, d.obs.Now.Unix())
 	d.status.StepIndex = 0
 	d.status.CanaryWeight = 0
 	d.status.FailedChecks = 0

@@ -183,6 +183,14 @@ type CanaryStatus struct {
 	// +listMapKey=name
 	Metrics []MetricStatus `json:"metrics,omitempty"`
 
+	// rolloutID names the current (or last) rollout: its revision and when it started.
+	// +optional
+	RolloutID string `json:"rolloutID,omitempty"`
+
+	// notifications is the outbox of the Canary's alerts.
+	// +optional
+	Notifications *NotificationsStatus `json:"notifications,omitempty"`
+
 	// message says, for a person, why the Canary is where it is.
 	// +optional
 	Message string `json:"message,omitempty"`
