@@ -70,6 +70,9 @@ type CanaryReconciler struct {
 func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	canary := &fledgev1alpha1.Canary{}
 	if err := r.Client.Get(ctx, req.NamespacedName, canary); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetMetrics(req.Namespace, req.Name)
+		}
 		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
 	}
 	if !r.fresh.seen(canary) {
@@ -113,9 +116,11 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		}
 		return reconcile.Result{}, errors.Join(err, r.reportProblem(ctx, canary, "ApplyFailed", err.Error()))
 	}
+	before := canary.Status.DeepCopy()
 	if err := r.writeStatus(ctx, canary, decision.Status); err != nil {
 		return reconcile.Result{}, err
 	}
+	observeMetrics(canary, before, &decision.Status, &obs)
 	r.emit(ctx, canary, decision.Events)
 	if r.Alerts != nil && alerts.Pending(canary, r.DefaultAlertProvider) {
 		r.Alerts.Enqueue(req.NamespacedName)

@@ -137,6 +137,8 @@ func (d *decider) start(reason, format string, args ...any) {
 	d.status.Phase = fledgev1alpha1.PhaseProgressing
 	d.status.CanaryRevision = d.obs.Target.Revision
 	d.status.RolloutID = fmt.Sprintf("%s-%d", d.obs.Target.Revision, d.obs.Now.Unix())
+	started := metav1.NewTime(d.obs.Now)
+	d.status.RolloutStartTime = &started
 	d.status.StepIndex = 0
 	d.status.CanaryWeight = 0
 	d.status.FailedChecks = 0

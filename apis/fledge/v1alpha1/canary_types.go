@@ -187,6 +187,10 @@ type CanaryStatus struct {
 	// +optional
 	RolloutID string `json:"rolloutID,omitempty"`
 
+	// rolloutStartTime is when the current (or last) rollout started.
+	// +optional
+	RolloutStartTime *metav1.Time `json:"rolloutStartTime,omitempty"`
+
 	// notifications is the outbox of the Canary's alerts.
 	// +optional
 	Notifications *NotificationsStatus `json:"notifications,omitempty"`

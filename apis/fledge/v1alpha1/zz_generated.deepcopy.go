@@ -394,6 +394,10 @@ func (in *CanaryStatus) DeepCopyInto(out *CanaryStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.RolloutStartTime != nil {
+		in, out := &in.RolloutStartTime, &out.RolloutStartTime
+		*out = (*in).DeepCopy()
+	}
 	if in.Notifications != nil {
 		in, out := &in.Notifications, &out.Notifications
 		*out = new(NotificationsStatus)
