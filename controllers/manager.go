@@ -22,6 +22,8 @@ type Options struct {
 	Checker analysis.Checker
 	// Clock tells the time (a fake one in tests).
 	Clock clock.PassiveClock
+	// MaxConcurrentReconciles is how many Canaries are reconciled at once.
+	MaxConcurrentReconciles int
 	// ClusterName names the cluster in notifications.
 	ClusterName string
 	// DefaultAlertProvider (namespace/name) is told about Canaries that name no alert.
@@ -58,5 +60,5 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Alerts:               dispatcher,
 		DefaultAlertProvider: opts.DefaultAlertProvider,
 	}
-	return r.SetupWithManager(ctx, mgr)
+	return r.SetupWithManager(ctx, mgr, opts.MaxConcurrentReconciles)
 }

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -45,7 +46,7 @@ func CacheOptions() cache.Options {
 }
 
 // SetupWithManager registers the reconciler and what wakes it.
-func (r *CanaryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+func (r *CanaryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, maxConcurrent int) error {
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &fledgev1alpha1.Canary{}, targetIndex, func(obj client.Object) []string {
 		return []string{obj.(*fledgev1alpha1.Canary).Spec.TargetRef.Name}
 	}); err != nil {
@@ -62,6 +63,7 @@ func (r *CanaryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manage
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("canary").
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
 		For(&fledgev1alpha1.Canary{}, builder.WithPredicates(canaryChanged{})).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"fledge.dev/fledge/controllers"
 	"fledge.dev/fledge/notifiers"
 	"fledge.dev/fledge/test/cluster"
+	"fledge.dev/fledge/test/fakeslack"
 )
 
 // These specs run the Fledge manager against a real control plane: kube-apiserver with the
@@ -39,15 +41,21 @@ var (
 	k8s         client.Client
 	checks      = &scriptedChecker{}
 	manager     *runningManager
+	// notificationRetry bounds how long the managers retry a notification.
+	notificationRetry = notifiers.RetryPolicy{Initial: 50 * time.Millisecond, Max: time.Second, GiveUpAfter: 20 * time.Second}
 )
 
 var _ = BeforeSuite(func(ctx context.Context) {
-	ctrl.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	ctrl.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(GinkgoWriter, managerLog)), zap.UseDevMode(true)))
 	var err error
 	stack, err = cluster.Start(ctx, cluster.Options{Workloads: true})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(stack.Stop)
 	k8s = stack.Client
+	fakeSlack, err = fakeslack.Start()
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(fakeSlack.Close)
+	slackAPIURL = fakeSlack.URL()
 	manager = startManager()
 	DeferCleanup(func() { manager.stop() })
 })
@@ -73,7 +81,7 @@ func startManager() *runningManager {
 	Expect(controllers.Setup(ctx, mgr, controllers.Options{
 		Checker: checks, Clock: clock.RealClock{}, ClusterName: "test",
 		SlackAPIURL:       slackAPIURL,
-		NotificationRetry: notifiers.RetryPolicy{Initial: 50 * time.Millisecond, Max: time.Second, GiveUpAfter: 20 * time.Second},
+		NotificationRetry: notificationRetry,
 	})).To(Succeed())
 	m := &runningManager{cancel: cancel, done: make(chan struct{})}
 	go func() {

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Config is the manager's configuration. Every field is a flag; --config names a YAML file
+// with the same keys, and flags given on the command line win over the file.
+type Config struct {
+	MetricsBindAddress      string        `json:"metricsBindAddress"`
+	SecureMetrics           bool          `json:"secureMetrics"`
+	HealthProbeBindAddress  string        `json:"healthProbeBindAddress"`
+	LeaderElect             bool          `json:"leaderElect"`
+	LeaderElectionNamespace string        `json:"leaderElectionNamespace"`
+	KubeAPIQPS              float64       `json:"kubeAPIQPS"`
+	KubeAPIBurst            int           `json:"kubeAPIBurst"`
+	MaxConcurrentReconciles int           `json:"maxConcurrentReconciles"`
+	PrometheusAddress       string        `json:"prometheusAddress"`
+	ClusterName             string        `json:"clusterName"`
+	DefaultAlertProvider    string        `json:"defaultAlertProvider"`
+	NotificationTimeout     time.Duration `json:"notificationTimeout"`
+}
+
+func defaults() Config {
+	return Config{
+		MetricsBindAddress:      ":8443",
+		SecureMetrics:           true,
+		HealthProbeBindAddress:  ":8081",
+		LeaderElect:             true,
+		KubeAPIQPS:              50,
+		KubeAPIBurst:            100,
+		MaxConcurrentReconciles: 4,
+		PrometheusAddress:       "http://prometheus.istio-system:9090",
+		NotificationTimeout:     10 * time.Minute,
+	}
+}
+
+// bind registers the flags of c on fs.
+func (c *Config) bind(fs *flag.FlagSet) {
+	fs.StringVar(&c.MetricsBindAddress, "metrics-bind-address", c.MetricsBindAddress, "Address of the controller metrics endpoint; \"0\" turns it off.")
+	fs.BoolVar(&c.SecureMetrics, "metrics-secure", c.SecureMetrics, "Serve metrics over HTTPS, only to clients the API server authenticates and authorizes (get on /metrics).")
+	fs.StringVar(&c.HealthProbeBindAddress, "health-probe-bind-address", c.HealthProbeBindAddress, "Address of the /healthz and /readyz probes; \"0\" turns them off.")
+	fs.BoolVar(&c.LeaderElect, "leader-elect", c.LeaderElect, "Elect a leader, so that only one replica acts at a time.")
+	fs.StringVar(&c.LeaderElectionNamespace, "leader-election-namespace", c.LeaderElectionNamespace, "Namespace of the leader-election Lease (default: the manager's own namespace).")
+	fs.Float64Var(&c.KubeAPIQPS, "kube-api-qps", c.KubeAPIQPS, "Requests per second the manager may send to the API server, on average.")
+	fs.IntVar(&c.KubeAPIBurst, "kube-api-burst", c.KubeAPIBurst, "Requests the manager may send to the API server in a burst.")
+	fs.IntVar(&c.MaxConcurrentReconciles, "max-concurrent-reconciles", c.MaxConcurrentReconciles, "Canaries reconciled at the same time.")
+	fs.StringVar(&c.PrometheusAddress, "prometheus-address", c.PrometheusAddress, "Prometheus of the mesh, for the built-in checks (request-success-rate, request-duration).")
+	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName, "Name of this cluster in notifications.")
+	fs.StringVar(&c.DefaultAlertProvider, "default-alert-provider", c.DefaultAlertProvider, "AlertProvider (namespace/name) told about every Canary that names none.")
+	fs.DurationVar(&c.NotificationTimeout, "notification-timeout", c.NotificationTimeout, "How long a notification is retried before it is given up.")
+}
+
+// load reads the YAML file at path into c.
+func (c *Config) load(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read the configuration: %w", err)
+	}
+	if err := yaml.UnmarshalStrict(data, c); err != nil {
+		return fmt.Errorf("read the configuration %s: %w", path, err)
+	}
+	return nil
+}
+
+// parseConfig reads the defaults, then the --config file, then the flags given on the command
+// line, in that order of precedence.
+func parseConfig(fs *flag.FlagSet, args []string) (Config, error) {
+	cfg := defaults()
+	var path string
+	fs.StringVar(&path, "config", "", "YAML file with the settings below (keys in camelCase, e.g. prometheusAddress); flags win over it.")
+	cfg.bind(fs)
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if path == "" {
+		return cfg, nil
+	}
+	fromFile := defaults()
+	if err := fromFile.load(path); err != nil {
+		return cfg, err
+	}
+	// Flags set on the command line win: replay them on top of the file.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	replay := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fromFile.bind(replay)
+	for name := range given {
+		if name == "config" || replay.Lookup(name) == nil {
+			continue
+		}
+		if err := replay.Set(name, fs.Lookup(name).Value.String()); err != nil {
+			return cfg, err
+		}
+	}
+	return fromFile, nil
+}

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestConfigFileWithFlagsOnTop(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fledge.yaml")
+	if err := os.WriteFile(path, []byte("prometheusAddress: http://prom:9090\nclusterName: eu-1\nnotificationTimeout: 5m\nleaderElect: false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), []string{"--config", path, "--cluster-name", "eu-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PrometheusAddress != "http://prom:9090" || cfg.NotificationTimeout != 5*time.Minute || cfg.LeaderElect {
+		t.Errorf("the file was not read: %+v", cfg)
+	}
+	if cfg.ClusterName != "eu-2" {
+		t.Errorf("a flag must win over the file: cluster %q", cfg.ClusterName)
+	}
+	if cfg.KubeAPIQPS != 50 {
+		t.Errorf("what neither sets keeps its default: qps %v", cfg.KubeAPIQPS)
+	}
+}
+
+func TestConfigFileWithAnUnknownKeyIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fledge.yaml")
+	if err := os.WriteFile(path, []byte("prometheusAdress: http://typo:9090\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), []string{"--config", path}); err == nil {
+		t.Fatal("a misspelt key must be an error, not silently ignored")
+	}
+}
