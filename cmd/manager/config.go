@@ -6,24 +6,25 @@ import (
 	"os"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
 // Config is the manager's configuration. Every field is a flag; --config names a YAML file
 // with the same keys, and flags given on the command line win over the file.
 type Config struct {
-	MetricsBindAddress      string        `json:"metricsBindAddress"`
-	SecureMetrics           bool          `json:"secureMetrics"`
-	HealthProbeBindAddress  string        `json:"healthProbeBindAddress"`
-	LeaderElect             bool          `json:"leaderElect"`
-	LeaderElectionNamespace string        `json:"leaderElectionNamespace"`
-	KubeAPIQPS              float64       `json:"kubeAPIQPS"`
-	KubeAPIBurst            int           `json:"kubeAPIBurst"`
-	MaxConcurrentReconciles int           `json:"maxConcurrentReconciles"`
-	PrometheusAddress       string        `json:"prometheusAddress"`
-	ClusterName             string        `json:"clusterName"`
-	DefaultAlertProvider    string        `json:"defaultAlertProvider"`
-	NotificationTimeout     time.Duration `json:"notificationTimeout"`
+	MetricsBindAddress      string          `json:"metricsBindAddress"`
+	SecureMetrics           bool            `json:"secureMetrics"`
+	HealthProbeBindAddress  string          `json:"healthProbeBindAddress"`
+	LeaderElect             bool            `json:"leaderElect"`
+	LeaderElectionNamespace string          `json:"leaderElectionNamespace"`
+	KubeAPIQPS              float64         `json:"kubeAPIQPS"`
+	KubeAPIBurst            int             `json:"kubeAPIBurst"`
+	MaxConcurrentReconciles int             `json:"maxConcurrentReconciles"`
+	PrometheusAddress       string          `json:"prometheusAddress"`
+	ClusterName             string          `json:"clusterName"`
+	DefaultAlertProvider    string          `json:"defaultAlertProvider"`
+	NotificationTimeout     metav1.Duration `json:"notificationTimeout"`
 }
 
 func defaults() Config {
@@ -36,7 +37,7 @@ func defaults() Config {
 		KubeAPIBurst:            100,
 		MaxConcurrentReconciles: 4,
 		PrometheusAddress:       "http://prometheus.istio-system:9090",
-		NotificationTimeout:     10 * time.Minute,
+		NotificationTimeout:     metav1.Duration{Duration: 10 * time.Minute},
 	}
 }
 
@@ -53,7 +54,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.PrometheusAddress, "prometheus-address", c.PrometheusAddress, "Prometheus of the mesh, for the built-in checks (request-success-rate, request-duration).")
 	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName, "Name of this cluster in notifications.")
 	fs.StringVar(&c.DefaultAlertProvider, "default-alert-provider", c.DefaultAlertProvider, "AlertProvider (namespace/name) told about every Canary that names none.")
-	fs.DurationVar(&c.NotificationTimeout, "notification-timeout", c.NotificationTimeout, "How long a notification is retried before it is given up.")
+	fs.DurationVar(&c.NotificationTimeout.Duration, "notification-timeout", c.NotificationTimeout.Duration, "How long a notification is retried before it is given up.")
 }
 
 // load reads the YAML file at path into c.

@@ -17,7 +17,7 @@ func TestConfigFileWithFlagsOnTop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.PrometheusAddress != "http://prom:9090" || cfg.NotificationTimeout != 5*time.Minute || cfg.LeaderElect {
+	if cfg.PrometheusAddress != "http://prom:9090" || cfg.NotificationTimeout.Duration != 5*time.Minute || cfg.LeaderElect {
 		t.Errorf("the file was not read: %+v", cfg)
 	}
 	if cfg.ClusterName != "eu-2" {
