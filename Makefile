@@ -83,7 +83,7 @@ demo: assets ## Run the demo on the local stack.
 generate: $(CONTROLLER_GEN) ## Regenerate the CRDs and deep copies.
 	$(CONTROLLER_GEN) object paths=./apis/...
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=./apis/... output:crd:artifacts:config=config/crd/bases
-	$(CONTROLLER_GEN) rbac:roleName=fledge-manager paths=./controllers/... output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=manager paths=./controllers/... output:rbac:artifacts:config=config/rbac
 
 .PHONY: verify
 verify: verify-generated verify-tools-mods ## gofmt, go vet and the freshness of generated files.
