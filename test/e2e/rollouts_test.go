@@ -1,0 +1,233 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/analysis"
+	"fledge.dev/fledge/test/meshsim"
+)
+
+// app is the Deployment web and its Canary, in a namespace of their own, with 40 requests a
+// second sent to it through the mesh.
+type app struct {
+	ns     string
+	canary *fledgev1alpha1.Canary
+}
+
+type version struct {
+	image     string
+	errorRate string
+	latency   string
+}
+
+var (
+	good = version{image: "example.com/web:v1", errorRate: "0", latency: "20ms"}
+)
+
+func newApp(ctx context.Context, change func(*fledgev1alpha1.Canary)) *app {
+	GinkgoHelper()
+	a := &app{ns: "e2e-" + rand.String(5)}
+	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: a.ns}})).To(Succeed())
+	labels := map[string]string{"app": "web"}
+	Expect(k8s.Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: "web"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr(int32(2)),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: template(labels, good),
+		},
+	})).To(Succeed())
+	minimum, maximum, window := 99.0, 300.0, &metav1.Duration{Duration: 4 * time.Second}
+	a.canary = &fledgev1alpha1.Canary{
+		ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: "web"},
+		Spec: fledgev1alpha1.CanarySpec{
+			TargetRef: fledgev1alpha1.TargetRef{Name: "web"},
+			Service:   fledgev1alpha1.CanaryService{Port: 80, TargetPort: 8080},
+			Analysis: fledgev1alpha1.CanaryAnalysis{
+				Interval:  &metav1.Duration{Duration: 2 * time.Second},
+				Threshold: 2,
+				Metrics: []fledgev1alpha1.CanaryMetric{
+					{Name: "success-rate", Builtin: analysis.BuiltinSuccessRate, Interval: window, MinRequests: ptr(int64(10)), ThresholdRange: &fledgev1alpha1.ThresholdRange{Min: &minimum}},
+					{Name: "latency", Builtin: analysis.BuiltinDuration, Interval: window, ThresholdRange: &fledgev1alpha1.ThresholdRange{Max: &maximum}},
+				},
+			},
+		},
+	}
+	if change != nil {
+		change(a.canary)
+	}
+	Expect(k8s.Create(ctx, a.canary)).To(Succeed())
+	a.waitPhase(ctx, fledgev1alpha1.PhaseInitialized)
+	return a
+}
+
+func template(labels map[string]string, v version) corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{
+			meshsim.AnnotationErrorRate: v.errorRate,
+			meshsim.AnnotationLatency:   v.latency,
+		}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: v.image, Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}}},
+	}
+}
+
+func (a *app) send(mix meshsim.Mix) {
+	mix.Namespace, mix.Host = a.ns, "web"
+	sendTraffic(a.ns, mix)
+}
+
+// release rolls out v: a new image with its own behaviour in the mesh.
+func (a *app) release(ctx context.Context, v version) {
+	GinkgoHelper()
+	Eventually(func() error {
+		d := &appsv1.Deployment{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: "web"}, d); err != nil {
+			return err
+		}
+		d.Spec.Template = template(d.Spec.Template.Labels, v)
+		return k8s.Update(ctx, d)
+	}).WithContext(ctx).Should(Succeed())
+}
+
+func (a *app) get(ctx context.Context) *fledgev1alpha1.Canary {
+	GinkgoHelper()
+	c := &fledgev1alpha1.Canary{}
+	Expect(k8s.Get(ctx, client.ObjectKeyFromObject(a.canary), c)).To(Succeed())
+	return c
+}
+
+func (a *app) waitPhase(ctx context.Context, phase fledgev1alpha1.CanaryPhase) *fledgev1alpha1.Canary {
+	GinkgoHelper()
+	var c *fledgev1alpha1.Canary
+	Eventually(func(g Gomega) {
+		c = &fledgev1alpha1.Canary{}
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(a.canary), c)).To(Succeed())
+		g.Expect(c.Status.Phase).To(Equal(phase), "%s", c.Status.Message)
+	}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(200 * time.Millisecond).Should(Succeed())
+	return c
+}
+
+// served sends n real requests through the simulator and counts who served them.
+func (a *app) served(ctx context.Context, n int, headers map[string]string) map[string]int {
+	GinkgoHelper()
+	out := map[string]int{}
+	for range n {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+mesh.HTTPAddress+"/", nil)
+		Expect(err).NotTo(HaveOccurred())
+		req.Host = "web." + a.ns
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		out[resp.Header.Get("X-Served-By")+" "+resp.Header.Get("X-Served-Image")]++
+	}
+	return out
+}
+
+// requests is what Prometheus counted for a workload of the app over the last minutes.
+func (a *app) requests(ctx context.Context, workload, codes string) float64 {
+	GinkgoHelper()
+	v, err := query.Query(ctx, fmt.Sprintf(`sum(increase(istio_requests_total{destination_workload_namespace=%q,destination_workload=%q,response_code=~%q}[10m]))`, a.ns, workload, codes), time.Now())
+	if err == analysis.ErrNoData {
+		return 0
+	}
+	Expect(err).NotTo(HaveOccurred())
+	return v
+}
+
+func (a *app) eventReasons(ctx context.Context) []string {
+	GinkgoHelper()
+	var list eventsv1.EventList
+	Expect(k8s.List(ctx, &list, client.InNamespace(a.ns))).To(Succeed())
+	var reasons []string
+	for _, e := range list.Items {
+		reasons = append(reasons, e.Reason)
+	}
+	return reasons
+}
+
+func ptr[T any](v T) *T { return &v }
+
+var _ = Describe("a rollout through the simulated mesh", func() {
+	It("promotes a good version step by step", func(ctx context.Context) {
+		a := newApp(ctx, nil)
+		a.send(meshsim.Mix{RequestsPerSecond: 40})
+		a.release(ctx, version{image: "example.com/web:v2", errorRate: "0", latency: "20ms"})
+
+		c := a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
+		Expect(c.Status.Metrics).To(HaveLen(2))
+		Eventually(func() float64 { return a.requests(ctx, "web-canary", ".*") }).WithContext(ctx).Should(BeNumerically(">", 50), "the canary served live traffic")
+		Expect(a.requests(ctx, "web-canary", "5..")).To(BeZero())
+		Eventually(func() map[string]int { return a.served(ctx, 20, nil) }).WithContext(ctx).WithTimeout(30*time.Second).
+			Should(Equal(map[string]int{"web-primary example.com/web:v2": 20}), "the primary serves the new version")
+	})
+
+	It("aborts a version whose error rate rises, back to the old one", func(ctx context.Context) {
+		a := newApp(ctx, nil)
+		a.send(meshsim.Mix{RequestsPerSecond: 40})
+		a.release(ctx, version{image: "example.com/web:v2", errorRate: "0.4", latency: "20ms"})
+
+		c := a.waitPhase(ctx, fledgev1alpha1.PhaseFailed)
+		Expect(c.Status.Message).To(ContainSubstring("success-rate"))
+		Expect(c.Status.Message).To(ContainSubstring("is below the minimum 99"))
+		Expect(a.requests(ctx, "web-canary", "5..")).To(BeNumerically(">", 0), "the canary's errors are in Prometheus")
+		Eventually(func() map[string]int { return a.served(ctx, 20, nil) }).WithContext(ctx).WithTimeout(30*time.Second).
+			Should(Equal(map[string]int{"web-primary example.com/web:v1": 20}), "all traffic is back on the old version")
+	})
+
+	It("aborts a slow version on latency", func(ctx context.Context) {
+		a := newApp(ctx, nil)
+		a.send(meshsim.Mix{RequestsPerSecond: 40})
+		a.release(ctx, version{image: "example.com/web:v2", errorRate: "0", latency: "900ms"})
+
+		c := a.waitPhase(ctx, fledgev1alpha1.PhaseFailed)
+		Expect(c.Status.Message).To(ContainSubstring("latency"))
+		Expect(c.Status.Message).To(ContainSubstring("is above the maximum 300"))
+	})
+
+	It("sends only the requests with the header to the canary during an A/B test", func(ctx context.Context) {
+		insider := "insider"
+		a := newApp(ctx, func(c *fledgev1alpha1.Canary) {
+			c.Spec.Analysis.Iterations = ptr(int32(4))
+			c.Spec.Analysis.Match = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-canary": {Exact: &insider}}}}
+		})
+		a.send(meshsim.Mix{RequestsPerSecond: 40, Variants: []meshsim.Variant{{Weight: 70}, {Weight: 30, Headers: map[string]string{"x-canary": "insider"}}}})
+		a.release(ctx, version{image: "example.com/web:v2", errorRate: "0", latency: "20ms"})
+
+		Eventually(func() int32 { return a.get(ctx).Status.Iterations }).WithContext(ctx).WithTimeout(time.Minute).Should(BeNumerically(">=", 1))
+		Expect(a.served(ctx, 10, map[string]string{"x-canary": "insider"})).To(Equal(map[string]int{"web-canary example.com/web:v2": 10}))
+		Expect(a.served(ctx, 10, nil)).To(Equal(map[string]int{"web-primary example.com/web:v1": 10}))
+
+		a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
+		canary, primary := a.requests(ctx, "web-canary", ".*"), a.requests(ctx, "web-primary", ".*")
+		Expect(canary).To(BeNumerically(">", 0))
+		// The canary only ever got the requests with the header: about 30 % while the test ran.
+		Expect(canary / (canary + primary)).To(BeNumerically("<", 0.5))
+	})
+
+	It("never promotes while there is no traffic to judge", func(ctx context.Context) {
+		a := newApp(ctx, func(c *fledgev1alpha1.Canary) { c.Spec.ProgressDeadlineSeconds = ptr(int32(12)) })
+		a.release(ctx, version{image: "example.com/web:v2", errorRate: "0", latency: "20ms"})
+
+		Eventually(func() string { return a.get(ctx).Status.Message }).WithContext(ctx).WithTimeout(time.Minute).
+			Should(ContainSubstring("fewer than the 10 needed"))
+		c := a.waitPhase(ctx, fledgev1alpha1.PhaseFailed)
+		Expect(c.Status.Message).To(ContainSubstring("no verdict within the progress deadline"))
+		Expect(a.eventReasons(ctx)).NotTo(ContainElement("Promoting"))
+	})
+})
