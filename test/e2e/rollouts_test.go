@@ -210,7 +210,9 @@ var _ = Describe("a rollout through the simulated mesh", func() {
 		a.release(ctx, version{image: "example.com/web:v2", errorRate: "0", latency: "20ms"})
 
 		Eventually(func() int32 { return a.get(ctx).Status.Iterations }).WithContext(ctx).WithTimeout(time.Minute).Should(BeNumerically(">=", 1))
-		Expect(a.served(ctx, 10, map[string]string{"x-canary": "insider"})).To(Equal(map[string]int{"web-canary example.com/web:v2": 10}))
+		// As with Envoy, the mesh takes a moment to pick up the new routes.
+		Eventually(func() map[string]int { return a.served(ctx, 10, map[string]string{"x-canary": "insider"}) }).WithContext(ctx).WithTimeout(10 * time.Second).
+			Should(Equal(map[string]int{"web-canary example.com/web:v2": 10}))
 		Expect(a.served(ctx, 10, nil)).To(Equal(map[string]int{"web-primary example.com/web:v1": 10}))
 
 		a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
