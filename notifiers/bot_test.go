@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"fledge.dev/fledge/test/fakeslack"
 )
 
 func send(t *testing.T, s Sender, n Notification, thread *Thread) *Thread {
@@ -17,14 +19,14 @@ func send(t *testing.T, s Sender, n Notification, thread *Thread) *Thread {
 }
 
 func TestBotPostsOnceThenUpdatesInPlace(t *testing.T) {
-	slack := newFakeSlack(t)
-	bot := slack.bot(t, BotConfig{Username: "Fledge", IconEmoji: ":hatching_chick:"})
+	fake := fakeslack.New(t)
+	bot := newBot(t, fake, BotConfig{Username: "Fledge", IconEmoji: ":hatching_chick:"})
 
 	thread := send(t, bot, note(Started, "n1"), nil)
-	if thread == nil || thread.Channel != testChannel || thread.TS == "" {
+	if thread == nil || thread.Channel != fakeslack.Channel || thread.TS == "" {
 		t.Fatalf("first send returned thread %+v", thread)
 	}
-	first := slack.topLevel()
+	first := fake.TopLevel()
 	if len(first) != 1 {
 		t.Fatalf("%d top-level messages after the first send, want 1", len(first))
 	}
@@ -42,7 +44,7 @@ func TestBotPostsOnceThenUpdatesInPlace(t *testing.T) {
 		}
 	}
 
-	msgs := slack.topLevel()
+	msgs := fake.TopLevel()
 	if len(msgs) != 1 {
 		t.Fatalf("%d top-level messages, want 1 updated in place", len(msgs))
 	}
@@ -59,7 +61,7 @@ func TestBotPostsOnceThenUpdatesInPlace(t *testing.T) {
 		t.Errorf("fallback text not updated: %q", main.Text)
 	}
 
-	replies := slack.thread(thread.TS)
+	replies := fake.Replies(thread.TS)
 	if len(replies) != 2 {
 		t.Fatalf("%d replies, want 2 (Halted, Promoted): %+v", len(replies), replies)
 	}
@@ -78,11 +80,11 @@ func TestBotRepliesOnlyForTurnsThatMatter(t *testing.T) {
 		Halted: true, Aborted: true, Promoted: true, RequestRejected: true,
 	} {
 		t.Run(string(kind), func(t *testing.T) {
-			slack := newFakeSlack(t)
-			bot := slack.bot(t, BotConfig{})
+			fake := fakeslack.New(t)
+			bot := newBot(t, fake, BotConfig{})
 			thread := send(t, bot, note(Started, "start"), nil)
 			send(t, bot, note(kind, "turn"), thread)
-			if got := len(slack.thread(thread.TS)); got != map[bool]int{true: 1, false: 0}[wantReply] {
+			if got := len(fake.Replies(thread.TS)); got != map[bool]int{true: 1, false: 0}[wantReply] {
 				t.Errorf("%s: %d replies", kind, got)
 			}
 		})
@@ -90,11 +92,11 @@ func TestBotRepliesOnlyForTurnsThatMatter(t *testing.T) {
 }
 
 func TestBotAbortedReplyCarriesReasonAndMetrics(t *testing.T) {
-	slack := newFakeSlack(t)
-	bot := slack.bot(t, BotConfig{})
+	fake := fakeslack.New(t)
+	bot := newBot(t, fake, BotConfig{})
 	thread := send(t, bot, note(Started, "n1"), nil)
 	send(t, bot, note(Aborted, "n2"), thread)
-	replies := slack.thread(thread.TS)
+	replies := fake.Replies(thread.TS)
 	if len(replies) != 1 {
 		t.Fatalf("%d replies", len(replies))
 	}
@@ -105,31 +107,31 @@ func TestBotAbortedReplyCarriesReasonAndMetrics(t *testing.T) {
 // A crash between the send and recording it in the outbox makes the controller send the same
 // notification again: the reply must not appear twice, while the message is updated again.
 func TestBotReplyResentAfterCrashIsNotDuplicated(t *testing.T) {
-	slack := newFakeSlack(t)
-	bot := slack.bot(t, BotConfig{})
+	fake := fakeslack.New(t)
+	bot := newBot(t, fake, BotConfig{})
 	thread := send(t, bot, note(Started, "n1"), nil)
 
 	halted := note(Halted, "n2")
 	send(t, bot, halted, thread)
 	send(t, bot, halted, thread) // the retry after the crash
-	if got := len(slack.thread(thread.TS)); got != 1 {
+	if got := len(fake.Replies(thread.TS)); got != 1 {
 		t.Fatalf("%d replies after resending the same notification, want 1", got)
 	}
 
 	// A later halt is another notification: it gets its own reply.
 	send(t, bot, note(Halted, "n3"), thread)
-	if got := len(slack.thread(thread.TS)); got != 2 {
+	if got := len(fake.Replies(thread.TS)); got != 2 {
 		t.Errorf("%d replies after a second halt, want 2", got)
 	}
 }
 
 // The reply was posted but its response was lost: the retry finds it and does not post again.
 func TestBotReplyWithLostResponseIsNotDuplicated(t *testing.T) {
-	slack := newFakeSlack(t)
-	bot := slack.bot(t, BotConfig{})
+	fake := fakeslack.New(t)
+	bot := newBot(t, fake, BotConfig{})
 	thread := send(t, bot, note(Started, "n1"), nil)
 
-	slack.failNext("chat.postMessage", fault{lostReply: true})
+	fake.FailNext("chat.postMessage", fakeslack.Fault{LostReply: true})
 	got, err := Deliver(context.Background(), bot, note(Promoted, "n2"), thread, fastRetry)
 	if err != nil {
 		t.Fatalf("Deliver: %v", err)
@@ -137,7 +139,7 @@ func TestBotReplyWithLostResponseIsNotDuplicated(t *testing.T) {
 	if *got != *thread {
 		t.Errorf("thread moved to %+v", got)
 	}
-	if n := len(slack.thread(thread.TS)); n != 1 {
+	if n := len(fake.Replies(thread.TS)); n != 1 {
 		t.Errorf("%d replies, want 1", n)
 	}
 }
@@ -145,15 +147,15 @@ func TestBotReplyWithLostResponseIsNotDuplicated(t *testing.T) {
 // The rollout message was posted but the response was lost: the retry finds it in the
 // channel's history (by the rollout ID in its metadata) and updates it instead of posting again.
 func TestBotRolloutMessageWithLostResponseIsNotDuplicated(t *testing.T) {
-	slack := newFakeSlack(t)
-	bot := slack.bot(t, BotConfig{})
+	fake := fakeslack.New(t)
+	bot := newBot(t, fake, BotConfig{})
 
-	slack.failNext("chat.postMessage", fault{lostReply: true})
+	fake.FailNext("chat.postMessage", fakeslack.Fault{LostReply: true})
 	thread, err := Deliver(context.Background(), bot, note(Started, "n1"), nil, fastRetry)
 	if err != nil {
 		t.Fatalf("Deliver: %v", err)
 	}
-	msgs := slack.topLevel()
+	msgs := fake.TopLevel()
 	if len(msgs) != 1 {
 		t.Fatalf("%d top-level messages, want 1", len(msgs))
 	}
@@ -171,71 +173,71 @@ func TestBotRolloutMessageWithLostResponseIsNotDuplicated(t *testing.T) {
 
 // Slack reads history by channel ID only: with a "#name" there is no lookup, and posting works.
 func TestBotChannelByNameSkipsHistoryLookup(t *testing.T) {
-	slack := newFakeSlack(t)
-	bot := slack.bot(t, BotConfig{Channel: "#deploys"})
+	fake := fakeslack.New(t)
+	bot := newBot(t, fake, BotConfig{Channel: "#deploys"})
 	thread := send(t, bot, note(Started, "n1"), nil)
 	if thread.Channel != "CDEPLOYS" {
 		t.Errorf("thread channel = %q, want the ID Slack answered", thread.Channel)
 	}
 	send(t, bot, note(Halted, "n2"), thread)
-	if n := slack.callCount("conversations.history"); n != 0 {
+	if n := fake.Calls("conversations.history"); n != 0 {
 		t.Errorf("%d history calls with a channel name", n)
 	}
-	if n := len(slack.thread(thread.TS)); n != 1 {
+	if n := len(fake.Replies(thread.TS)); n != 1 {
 		t.Errorf("%d replies", n)
 	}
 }
 
 // Someone deleted the rollout message: the next notification posts a new one.
 func TestBotRepostsDeletedMessage(t *testing.T) {
-	slack := newFakeSlack(t)
-	bot := slack.bot(t, BotConfig{})
+	fake := fakeslack.New(t)
+	bot := newBot(t, fake, BotConfig{})
 	thread := send(t, bot, note(Started, "n1"), nil)
-	slack.delete(thread.TS)
+	fake.Delete(thread.TS)
 
 	next := send(t, bot, note(Advanced, "n2"), thread)
 	if next.TS == thread.TS {
 		t.Fatalf("kept the deleted message %s", thread.TS)
 	}
-	msgs := slack.topLevel()
+	msgs := fake.TopLevel()
 	if len(msgs) != 1 || msgs[0].TS != next.TS {
 		t.Errorf("top-level messages = %+v, want the new one %s", msgs, next.TS)
 	}
 }
 
 func TestBotReadsLongThreadsPageByPage(t *testing.T) {
-	slack := newFakeSlack(t)
-	bot := slack.bot(t, BotConfig{})
+	fake := fakeslack.New(t)
+	bot := newBot(t, fake, BotConfig{})
 	thread := send(t, bot, note(Started, "n1"), nil)
-	slack.seedReplies(*thread, 250)                     // more than a page of 200: r0 .. r249
+	seedReplies(fake, *thread, 250)                     // more than a page of 200: r0 .. r249
 	send(t, bot, note(RequestRejected, "r0"), thread)   // on the first page
 	send(t, bot, note(RequestRejected, "r249"), thread) // on the second page
-	if n := len(slack.thread(thread.TS)); n != 250 {
+	if n := len(fake.Replies(thread.TS)); n != 250 {
 		t.Errorf("%d replies, want 250", n)
 	}
 	send(t, bot, note(RequestRejected, "r250"), thread)
-	if n := len(slack.thread(thread.TS)); n != 251 {
+	if n := len(fake.Replies(thread.TS)); n != 251 {
 		t.Errorf("%d replies after a new notification, want 251", n)
 	}
 }
 
 func TestNewSlackBotChecksConfig(t *testing.T) {
-	if _, err := NewSlackBot(BotConfig{Channel: testChannel}); err == nil || !strings.Contains(err.Error(), "token") {
+	if _, err := NewSlackBot(BotConfig{Channel: fakeslack.Channel}); err == nil || !strings.Contains(err.Error(), "token") {
 		t.Errorf("empty token: %v", err)
 	}
-	if _, err := NewSlackBot(BotConfig{Token: goodToken}); err == nil || !strings.Contains(err.Error(), "channel") {
+	if _, err := NewSlackBot(BotConfig{Token: fakeslack.Token}); err == nil || !strings.Contains(err.Error(), "channel") {
 		t.Errorf("empty channel: %v", err)
 	}
 }
 
 func TestBotRejectsNotificationWithoutIDs(t *testing.T) {
-	slack := newFakeSlack(t)
-	bot := slack.bot(t, BotConfig{})
+	fake := fakeslack.New(t)
+	bot := newBot(t, fake, BotConfig{})
 	n := note(Started, "")
 	if _, err := bot.Send(context.Background(), n, nil); !IsPermanent(err) {
 		t.Errorf("Send without ID: %v, want a permanent error", err)
 	}
-	if len(slack.topLevel()) != 0 {
+	if len(fake.TopLevel()) != 0 {
 		t.Error("posted a notification without ID")
 	}
 }

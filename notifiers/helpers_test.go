@@ -8,9 +8,57 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"fledge.dev/fledge/test/fakeslack"
 )
 
+const testRevision = "7f9c2d1"
+
 func ptr(v float64) *float64 { return &v }
+
+// newBot is a SlackBot of the fake Slack: its token and channel unless cfg says otherwise.
+func newBot(t *testing.T, fake *fakeslack.Server, cfg BotConfig) *SlackBot {
+	t.Helper()
+	if cfg.Token == "" {
+		cfg.Token = fakeslack.Token
+	}
+	if cfg.Channel == "" {
+		cfg.Channel = fakeslack.Channel
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = fake.URL()
+	}
+	b, err := NewSlackBot(cfg)
+	if err != nil {
+		t.Fatalf("NewSlackBot: %v", err)
+	}
+	return b
+}
+
+// newWebhook is a SlackWebhook that posts to the receiver, unless cfg names another URL.
+func newWebhook(t *testing.T, recv *fakeslack.Webhook, cfg WebhookConfig) *SlackWebhook {
+	t.Helper()
+	if cfg.URL == "" {
+		cfg.URL = recv.URL()
+	}
+	w, err := NewSlackWebhook(cfg)
+	if err != nil {
+		t.Fatalf("NewSlackWebhook: %v", err)
+	}
+	return w
+}
+
+// seedReplies adds n Fledge replies to a thread, with the notification IDs r0, r1, ...
+func seedReplies(fake *fakeslack.Server, t Thread, n int) {
+	for i := range n {
+		fake.Seed(fakeslack.Message{
+			Channel: t.Channel, ThreadTS: t.TS, Text: "seeded",
+			Metadata: &slack.SlackMetadata{EventType: metadataEventType, EventPayload: map[string]any{
+				metaNotificationID: fmt.Sprintf("r%d", i), metaRole: roleReply,
+			}},
+		})
+	}
+}
 
 // note is a notification of the rollout "r-1" of payments/api, at the state a kind implies.
 func note(kind Kind, id string) Notification {
@@ -65,34 +113,12 @@ func blockTexts(t *testing.T, blocks []slack.Block) []string {
 // textsOfJSON collects the "text" strings of Block Kit JSON.
 func textsOfJSON(t *testing.T, raw string) []string {
 	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(raw), &v); err != nil {
-		t.Fatalf("unmarshal blocks %q: %v", raw, err)
+	texts, err := fakeslack.BlockTexts(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var out []string
-	var walk func(any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			if s, ok := v["text"].(string); ok {
-				out = append(out, s)
-			}
-			for k, c := range v {
-				if k != "text" || !isString(c) {
-					walk(c)
-				}
-			}
-		case []any:
-			for _, c := range v {
-				walk(c)
-			}
-		}
-	}
-	walk(v)
-	return out
+	return texts
 }
-
-func isString(v any) bool { _, ok := v.(string); return ok }
 
 // blockTypes lists the block types of Block Kit JSON, in order.
 func blockTypes(t *testing.T, raw string) []string {

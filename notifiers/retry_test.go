@@ -3,13 +3,13 @@ package notifiers
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"fledge.dev/fledge/test/fakeslack"
 )
 
 // fastRetry keeps tests quick; GiveUpAfter is generous so a noisy machine does not fail them.
@@ -40,10 +40,10 @@ func (r *recordingSender) attempts() int {
 }
 
 func TestDeliverRetriesWhileSlackIsDown(t *testing.T) {
-	slack := newFakeSlack(t)
-	bot := &recordingSender{Sender: slack.bot(t, BotConfig{})}
-	down := fault{status: http.StatusInternalServerError}
-	slack.failNext("chat.postMessage", down, down, fault{status: http.StatusServiceUnavailable})
+	fake := fakeslack.New(t)
+	bot := &recordingSender{Sender: newBot(t, fake, BotConfig{})}
+	down := fakeslack.Fault{Status: http.StatusInternalServerError}
+	fake.FailNext("chat.postMessage", down, down, fakeslack.Fault{Status: http.StatusServiceUnavailable})
 
 	thread, err := Deliver(context.Background(), bot, note(Started, "n1"), nil, fastRetry)
 	if err != nil {
@@ -52,50 +52,33 @@ func TestDeliverRetriesWhileSlackIsDown(t *testing.T) {
 	if bot.attempts() != 4 {
 		t.Errorf("%d attempts, want 4", bot.attempts())
 	}
-	msgs := slack.topLevel()
+	msgs := fake.TopLevel()
 	if len(msgs) != 1 || thread == nil || msgs[0].TS != thread.TS {
 		t.Errorf("messages %+v, thread %+v: want exactly one, the thread's", msgs, thread)
 	}
 }
 
 func TestDeliverWebhookWaitsForSlackToAcceptConnections(t *testing.T) {
-	// Reserve an address, leave it closed (connection refused), and open it a little later.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-
-	recv := &webhookReceiver{stop: make(chan struct{})}
-	recv.server = httptest.NewUnstartedServer(http.HandlerFunc(recv.serve))
-	started := make(chan error, 1)
+	// The receiver's address refuses connections at first, and opens a little later.
+	recv := fakeslack.NewWebhook(t)
+	recv.Down()
+	up := make(chan error, 1)
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		ln, err := net.Listen("tcp", addr)
-		if err == nil {
-			_ = recv.server.Listener.Close()
-			recv.server.Listener = ln
-			recv.server.Start()
-		}
-		started <- err
+		up <- recv.Up()
 	}()
 	t.Cleanup(func() {
-		if <-started == nil {
-			close(recv.stop)
-			recv.server.Close()
+		if err := <-up; err != nil {
+			t.Errorf("the receiver did not come back: %v", err)
 		}
 	})
 
-	hook, err := NewSlackWebhook(WebhookConfig{URL: "http://" + addr + webhookPath})
-	if err != nil {
-		t.Fatal(err)
-	}
+	hook := newWebhook(t, recv, WebhookConfig{})
 	sender := &recordingSender{Sender: hook}
 	if _, err := Deliver(context.Background(), sender, note(Halted, "n1"), nil, fastRetry); err != nil {
 		t.Fatalf("Deliver: %v", err)
 	}
-	if got := len(recv.messages()); got != 1 {
+	if got := len(recv.Posts()); got != 1 {
 		t.Errorf("%d messages received, want exactly 1", got)
 	}
 	if sender.attempts() < 2 || !strings.Contains(sender.errs[0].Error(), "connection refused") {
@@ -104,12 +87,12 @@ func TestDeliverWebhookWaitsForSlackToAcceptConnections(t *testing.T) {
 }
 
 func TestDeliverWebhookRetriesServerErrors(t *testing.T) {
-	recv := newWebhookReceiver(t)
-	recv.failNext(fault{status: http.StatusInternalServerError}, fault{status: http.StatusBadGateway})
-	if _, err := Deliver(context.Background(), recv.webhook(t, WebhookConfig{}), note(Aborted, "n1"), nil, fastRetry); err != nil {
+	recv := fakeslack.NewWebhook(t)
+	recv.FailNext(fakeslack.Fault{Status: http.StatusInternalServerError}, fakeslack.Fault{Status: http.StatusBadGateway})
+	if _, err := Deliver(context.Background(), newWebhook(t, recv, WebhookConfig{}), note(Aborted, "n1"), nil, fastRetry); err != nil {
 		t.Fatalf("Deliver: %v", err)
 	}
-	if got := len(recv.messages()); got != 1 {
+	if got := len(recv.Posts()); got != 1 {
 		t.Errorf("%d messages, want 1", got)
 	}
 }
@@ -117,10 +100,10 @@ func TestDeliverWebhookRetriesServerErrors(t *testing.T) {
 func TestDeliverWaitsAsLongAsSlackAsksWhenRateLimited(t *testing.T) {
 	t.Run("bot", func(t *testing.T) {
 		t.Parallel()
-		slack := newFakeSlack(t)
-		bot := slack.bot(t, BotConfig{})
+		fake := fakeslack.New(t)
+		bot := newBot(t, fake, BotConfig{})
 		thread := send(t, bot, note(Started, "n1"), nil)
-		slack.failNext("chat.update", fault{status: http.StatusTooManyRequests, retryAfter: "1"})
+		fake.FailNext("chat.update", fakeslack.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"})
 
 		start := time.Now()
 		if _, err := Deliver(context.Background(), bot, note(Halted, "n2"), thread, fastRetry); err != nil {
@@ -129,22 +112,22 @@ func TestDeliverWaitsAsLongAsSlackAsksWhenRateLimited(t *testing.T) {
 		if waited := time.Since(start); waited < 900*time.Millisecond {
 			t.Errorf("retried after %s, Slack asked for 1s", waited)
 		}
-		if n := len(slack.thread(thread.TS)); n != 1 {
+		if n := len(fake.Replies(thread.TS)); n != 1 {
 			t.Errorf("%d replies, want 1", n)
 		}
 	})
 	t.Run("webhook", func(t *testing.T) {
 		t.Parallel()
-		recv := newWebhookReceiver(t)
-		recv.failNext(fault{status: http.StatusTooManyRequests, retryAfter: "1"})
+		recv := fakeslack.NewWebhook(t)
+		recv.FailNext(fakeslack.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"})
 		start := time.Now()
-		if _, err := Deliver(context.Background(), recv.webhook(t, WebhookConfig{}), note(Halted, "n1"), nil, fastRetry); err != nil {
+		if _, err := Deliver(context.Background(), newWebhook(t, recv, WebhookConfig{}), note(Halted, "n1"), nil, fastRetry); err != nil {
 			t.Fatalf("Deliver: %v", err)
 		}
 		if waited := time.Since(start); waited < 900*time.Millisecond {
 			t.Errorf("retried after %s, Slack asked for 1s", waited)
 		}
-		if got := len(recv.messages()); got != 1 {
+		if got := len(recv.Posts()); got != 1 {
 			t.Errorf("%d messages, want 1", got)
 		}
 	})
@@ -152,10 +135,10 @@ func TestDeliverWaitsAsLongAsSlackAsksWhenRateLimited(t *testing.T) {
 
 // A wait longer than the time left is pointless: Deliver says so at once.
 func TestDeliverGivesUpAtOnceWhenRateLimitOutlastsDeadline(t *testing.T) {
-	recv := newWebhookReceiver(t)
-	recv.failNext(fault{status: http.StatusTooManyRequests, retryAfter: "30"})
+	recv := fakeslack.NewWebhook(t)
+	recv.FailNext(fakeslack.Fault{Status: http.StatusTooManyRequests, RetryAfter: "30"})
 	start := time.Now()
-	_, err := Deliver(context.Background(), recv.webhook(t, WebhookConfig{}), note(Halted, "n1"), nil,
+	_, err := Deliver(context.Background(), newWebhook(t, recv, WebhookConfig{}), note(Halted, "n1"), nil,
 		RetryPolicy{Initial: 10 * time.Millisecond, GiveUpAfter: 2 * time.Second})
 	if !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "rate limit") {
 		t.Errorf("err = %v, want a give-up that names the rate limit", err)
@@ -169,22 +152,22 @@ func TestDeliverStopsAtOnceOnErrorsThatCannotPass(t *testing.T) {
 	cases := []struct {
 		name   string
 		cfg    BotConfig
-		fault  *fault
+		fault  *fakeslack.Fault
 		code   string
 		fixing string
 	}{
 		{"invalid token", BotConfig{Token: "xoxb-0000-0000-WRONGtoken"}, nil, "invalid_auth", "put a valid bot token"},
-		{"unknown channel", BotConfig{Channel: missingChan}, nil, "channel_not_found", `channel "` + missingChan + `" does not exist`},
-		{"bot not in channel", BotConfig{}, &fault{slackError: "not_in_channel"}, "not_in_channel", "/invite"},
-		{"deactivated app", BotConfig{}, &fault{slackError: "account_inactive"}, "account_inactive", "reinstall the Slack app"},
+		{"unknown channel", BotConfig{Channel: fakeslack.MissingChannel}, nil, "channel_not_found", `channel "` + fakeslack.MissingChannel + `" does not exist`},
+		{"bot not in channel", BotConfig{}, &fakeslack.Fault{SlackError: "not_in_channel"}, "not_in_channel", "/invite"},
+		{"deactivated app", BotConfig{}, &fakeslack.Fault{SlackError: "account_inactive"}, "account_inactive", "reinstall the Slack app"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			slack := newFakeSlack(t)
+			fake := fakeslack.New(t)
 			if c.fault != nil {
-				slack.failNext("conversations.history", *c.fault)
+				fake.FailNext("conversations.history", *c.fault)
 			}
-			bot := &recordingSender{Sender: slack.bot(t, c.cfg)}
+			bot := &recordingSender{Sender: newBot(t, fake, c.cfg)}
 			start := time.Now()
 			_, err := Deliver(context.Background(), bot, note(Started, "n1"), nil, RetryPolicy{Initial: time.Second, GiveUpAfter: time.Minute})
 			if !IsPermanent(err) {
@@ -198,7 +181,7 @@ func TestDeliverStopsAtOnceOnErrorsThatCannotPass(t *testing.T) {
 			if bot.attempts() != 1 || time.Since(start) > slackOf {
 				t.Errorf("%d attempts in %s, want 1 at once", bot.attempts(), time.Since(start))
 			}
-			if len(slack.topLevel()) != 0 {
+			if len(fake.TopLevel()) != 0 {
 				t.Error("posted anyway")
 			}
 		})
@@ -206,15 +189,15 @@ func TestDeliverStopsAtOnceOnErrorsThatCannotPass(t *testing.T) {
 }
 
 func TestDeliverReturnsWithinGiveUpAfterWhenSlackHangs(t *testing.T) {
-	hang := fault{hang: true}
+	hang := fakeslack.Fault{Hang: true}
 	giveUp := 500 * time.Millisecond
 	policy := RetryPolicy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond, GiveUpAfter: giveUp}
 
 	t.Run("bot", func(t *testing.T) {
 		t.Parallel()
-		slack := newFakeSlack(t)
-		slack.failNext("conversations.history", hang, hang, hang)
-		bot := slack.bot(t, BotConfig{}) // the 10 s call timeout is longer than GiveUpAfter
+		fake := fakeslack.New(t)
+		fake.FailNext("conversations.history", hang, hang, hang)
+		bot := newBot(t, fake, BotConfig{}) // the 10 s call timeout is longer than GiveUpAfter
 		start := time.Now()
 		_, err := Deliver(context.Background(), bot, note(Started, "n1"), nil, policy)
 		took := time.Since(start)
@@ -227,10 +210,10 @@ func TestDeliverReturnsWithinGiveUpAfterWhenSlackHangs(t *testing.T) {
 	})
 	t.Run("webhook", func(t *testing.T) {
 		t.Parallel()
-		recv := newWebhookReceiver(t)
-		recv.failNext(hang, hang, hang)
+		recv := fakeslack.NewWebhook(t)
+		recv.FailNext(hang, hang, hang)
 		start := time.Now()
-		_, err := Deliver(context.Background(), recv.webhook(t, WebhookConfig{}), note(Started, "n1"), nil, policy)
+		_, err := Deliver(context.Background(), newWebhook(t, recv, WebhookConfig{}), note(Started, "n1"), nil, policy)
 		if took := time.Since(start); !errors.Is(err, ErrGaveUp) || took > giveUp+slackOf {
 			t.Errorf("err = %v after %s, want ErrGaveUp within about %s", err, took, giveUp)
 		}
@@ -239,24 +222,24 @@ func TestDeliverReturnsWithinGiveUpAfterWhenSlackHangs(t *testing.T) {
 
 // A call that hangs is cut at CallTimeout, so the next attempt can succeed before GiveUpAfter.
 func TestDeliverRecoversFromHungCallsThanksToCallTimeout(t *testing.T) {
-	slack := newFakeSlack(t)
-	slack.failNext("conversations.history", fault{hang: true}, fault{hang: true})
-	bot := &recordingSender{Sender: slack.bot(t, BotConfig{CallTimeout: 100 * time.Millisecond})}
+	fake := fakeslack.New(t)
+	fake.FailNext("conversations.history", fakeslack.Fault{Hang: true}, fakeslack.Fault{Hang: true})
+	bot := &recordingSender{Sender: newBot(t, fake, BotConfig{CallTimeout: 100 * time.Millisecond})}
 	if _, err := Deliver(context.Background(), bot, note(Started, "n1"), nil, fastRetry); err != nil {
 		t.Fatalf("Deliver: %v", err)
 	}
-	if bot.attempts() != 3 || len(slack.topLevel()) != 1 {
-		t.Errorf("%d attempts, %d messages; want 3 attempts and 1 message", bot.attempts(), len(slack.topLevel()))
+	if bot.attempts() != 3 || len(fake.TopLevel()) != 1 {
+		t.Errorf("%d attempts, %d messages; want 3 attempts and 1 message", bot.attempts(), len(fake.TopLevel()))
 	}
 }
 
 func TestDeliverStopsWhenContextIsCancelled(t *testing.T) {
-	recv := newWebhookReceiver(t)
-	recv.failNext(fault{hang: true})
+	recv := fakeslack.NewWebhook(t)
+	recv.FailNext(fakeslack.Fault{Hang: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := Deliver(ctx, recv.webhook(t, WebhookConfig{}), note(Started, "n1"), nil, RetryPolicy{GiveUpAfter: time.Minute})
+	_, err := Deliver(ctx, newWebhook(t, recv, WebhookConfig{}), note(Started, "n1"), nil, RetryPolicy{GiveUpAfter: time.Minute})
 	if !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "cancelled") || time.Since(start) > slackOf {
 		t.Errorf("err = %v after %s, want a prompt give-up on cancel", err, time.Since(start))
 	}
@@ -282,7 +265,7 @@ func (s *scriptedSender) Send(_ context.Context, _ Notification, thread *Thread)
 // A send may post the rollout message and fail later (on the reply): the next attempt must
 // update that message, not post another, and the caller must learn where it is.
 func TestDeliverCarriesThreadFromFailedAttempt(t *testing.T) {
-	posted := &Thread{Channel: testChannel, TS: "1.000001"}
+	posted := &Thread{Channel: fakeslack.Channel, TS: "1.000001"}
 	s := &scriptedSender{answers: []scriptedAnswer{
 		{posted, errors.New("reply failed")},
 		{posted, errors.New("still failing")},

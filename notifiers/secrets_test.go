@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"fledge.dev/fledge/test/fakeslack"
 )
 
 const secretToken = "xoxb-9999-8888-TOPsecretTOKENvalue"
@@ -49,8 +51,8 @@ func assertNoSecret(t *testing.T, what string, err error, secrets ...string) {
 }
 
 // always is more faults than a test can use up: Slack keeps failing.
-func always(f fault) []fault {
-	out := make([]fault, 1000)
+func always(f fakeslack.Fault) []fakeslack.Fault {
+	out := make([]fakeslack.Fault, 1000)
 	for i := range out {
 		out[i] = f
 	}
@@ -70,21 +72,21 @@ func closedAddr(t *testing.T) string {
 
 func TestBotErrorsNeverHoldTheToken(t *testing.T) {
 	quick := RetryPolicy{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond, GiveUpAfter: 300 * time.Millisecond}
-	failures := map[string]fault{
-		"server error":           {status: http.StatusInternalServerError},
-		"rate limited":           {status: http.StatusTooManyRequests, retryAfter: "60"},
-		"hanging":                {hang: true},
-		"unknown error code":     {slackError: "fatal_error"},
-		"error echoing a secret": {slackError: "bad token " + secretToken},
-		"not in channel":         {slackError: "not_in_channel"},
+	failures := map[string]fakeslack.Fault{
+		"server error":           {Status: http.StatusInternalServerError},
+		"rate limited":           {Status: http.StatusTooManyRequests, RetryAfter: "60"},
+		"hanging":                {Hang: true},
+		"unknown error code":     {SlackError: "fatal_error"},
+		"error echoing a secret": {SlackError: "bad token " + secretToken},
+		"not in channel":         {SlackError: "not_in_channel"},
 	}
 	for name, f := range failures {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			fake := newFakeSlack(t)
-			fake.token = secretToken
-			bot := fake.bot(t, BotConfig{Token: secretToken})
-			fake.failNext("conversations.history", always(f)...)
+			fake := fakeslack.New(t)
+			fake.SetToken(secretToken)
+			bot := newBot(t, fake, BotConfig{Token: secretToken})
+			fake.FailNext("conversations.history", always(f)...)
 			_, err := Deliver(context.Background(), bot, note(Started, "n1"), nil, quick)
 			assertNoSecret(t, name, err, secretToken, "TOPsecretTOKENvalue")
 		})
@@ -92,8 +94,8 @@ func TestBotErrorsNeverHoldTheToken(t *testing.T) {
 
 	t.Run("wrong token", func(t *testing.T) {
 		t.Parallel()
-		fake := newFakeSlack(t)
-		bot := fake.bot(t, BotConfig{Token: secretToken})
+		fake := fakeslack.New(t)
+		bot := newBot(t, fake, BotConfig{Token: secretToken})
 		_, err := Deliver(context.Background(), bot, note(Started, "n1"), nil, quick)
 		if !IsPermanent(err) {
 			t.Errorf("err = %v, want permanent", err)
@@ -102,7 +104,7 @@ func TestBotErrorsNeverHoldTheToken(t *testing.T) {
 	})
 	t.Run("connection refused", func(t *testing.T) {
 		t.Parallel()
-		bot, err := NewSlackBot(BotConfig{Token: secretToken, Channel: testChannel, APIURL: "http://" + closedAddr(t) + "/api/"})
+		bot, err := NewSlackBot(BotConfig{Token: secretToken, Channel: fakeslack.Channel, APIURL: "http://" + closedAddr(t) + "/api/"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,12 +114,12 @@ func TestBotErrorsNeverHoldTheToken(t *testing.T) {
 }
 
 func TestBotMessagesNeverHoldTheToken(t *testing.T) {
-	fake := newFakeSlack(t)
-	fake.token = secretToken
-	bot := fake.bot(t, BotConfig{Token: secretToken})
+	fake := fakeslack.New(t)
+	fake.SetToken(secretToken)
+	bot := newBot(t, fake, BotConfig{Token: secretToken})
 	thread := send(t, bot, note(Started, "n1"), nil)
 	send(t, bot, note(Aborted, "n2"), thread)
-	for _, m := range append(fake.topLevel(), fake.thread(thread.TS)...) {
+	for _, m := range append(fake.TopLevel(), fake.Replies(thread.TS)...) {
 		if strings.Contains(m.Text+m.Blocks+fmt.Sprint(m.Metadata), secretToken) {
 			t.Errorf("a message holds the token: %+v", m)
 		}
@@ -126,19 +128,19 @@ func TestBotMessagesNeverHoldTheToken(t *testing.T) {
 
 func TestWebhookErrorsNeverHoldTheURL(t *testing.T) {
 	quick := RetryPolicy{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond, GiveUpAfter: 300 * time.Millisecond}
-	secrets := []string{webhookPath, "WEBHOOKsecretPATHvalue", "B0FLEDGE/WEBHOOK"}
-	for name, f := range map[string]fault{
-		"server error": {status: http.StatusInternalServerError},
-		"rate limited": {status: http.StatusTooManyRequests, retryAfter: "60"},
-		"revoked":      {status: http.StatusForbidden},
-		"hanging":      {hang: true},
+	secrets := []string{fakeslack.WebhookPath, "WEBHOOKsecretPATHvalue", "B0FLEDGE/WEBHOOK"}
+	for name, f := range map[string]fakeslack.Fault{
+		"server error": {Status: http.StatusInternalServerError},
+		"rate limited": {Status: http.StatusTooManyRequests, RetryAfter: "60"},
+		"revoked":      {Status: http.StatusForbidden},
+		"hanging":      {Hang: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			recv := newWebhookReceiver(t)
-			recv.failNext(always(f)...)
-			_, err := Deliver(context.Background(), recv.webhook(t, WebhookConfig{}), note(Halted, "n1"), nil, quick)
-			assertNoSecret(t, name, err, append(secrets, recv.url())...)
+			recv := fakeslack.NewWebhook(t)
+			recv.FailNext(always(f)...)
+			_, err := Deliver(context.Background(), newWebhook(t, recv, WebhookConfig{}), note(Halted, "n1"), nil, quick)
+			assertNoSecret(t, name, err, append(secrets, recv.URL())...)
 			if !strings.Contains(err.Error(), "POST to the Slack webhook") {
 				t.Errorf("%s: err = %v, want it to say what failed", name, err)
 			}
@@ -147,9 +149,9 @@ func TestWebhookErrorsNeverHoldTheURL(t *testing.T) {
 
 	t.Run("unknown webhook", func(t *testing.T) {
 		t.Parallel()
-		recv := newWebhookReceiver(t)
-		url := recv.server.URL + "/services/T0FLEDGE/B0FLEDGE/REVOKEDsecretVALUE"
-		_, err := Deliver(context.Background(), recv.webhook(t, WebhookConfig{URL: url}), note(Halted, "n1"), nil, quick)
+		recv := fakeslack.NewWebhook(t)
+		url := recv.BaseURL() + "/services/T0FLEDGE/B0FLEDGE/REVOKEDsecretVALUE"
+		_, err := Deliver(context.Background(), newWebhook(t, recv, WebhookConfig{URL: url}), note(Halted, "n1"), nil, quick)
 		if !IsPermanent(err) {
 			t.Errorf("err = %v, want permanent", err)
 		}
@@ -157,7 +159,7 @@ func TestWebhookErrorsNeverHoldTheURL(t *testing.T) {
 	})
 	t.Run("connection refused", func(t *testing.T) {
 		t.Parallel()
-		url := "http://" + closedAddr(t) + webhookPath
+		url := "http://" + closedAddr(t) + fakeslack.WebhookPath
 		hook, err := NewSlackWebhook(WebhookConfig{URL: url})
 		if err != nil {
 			t.Fatal(err)
@@ -166,7 +168,7 @@ func TestWebhookErrorsNeverHoldTheURL(t *testing.T) {
 		assertNoSecret(t, "connection refused", err, append(secrets, url)...)
 	})
 	t.Run("invalid URL", func(t *testing.T) {
-		_, err := NewSlackWebhook(WebhookConfig{URL: "ftp://hooks.slack.com" + webhookPath})
+		_, err := NewSlackWebhook(WebhookConfig{URL: "ftp://hooks.slack.com" + fakeslack.WebhookPath})
 		assertNoSecret(t, "invalid URL", err, secrets...)
 	})
 }
