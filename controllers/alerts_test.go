@@ -252,6 +252,7 @@ var _ = Describe("Slack notifications", func() {
 		// Slack first fails with an error that quotes the token, then refuses the token.
 		fakeSlack.FailNext("conversations.history", fakeslack.Fault{SlackError: "internal_error: token " + refusedToken})
 		a := newAppIn(ctx, ns, withAlerts(alertTo("team", "info")))
+		a.setImage(ctx, "example.com/web:v2") // the rollout's first notification meets the refusal
 
 		var failures []eventsv1.Event
 		Eventually(func() []eventsv1.Event {
@@ -271,7 +272,6 @@ var _ = Describe("Slack notifications", func() {
 		ns, channel := newNamespace(ctx), newChannelID()
 		createBotProvider(ctx, ns, "team", channel, fakeslack.Token)
 		a := newAppIn(ctx, ns, withInterval(interval), withAlerts(alertTo("team", "info")))
-		a.waitDelivered(ctx, 1)
 		steps := a.recordSteps()
 
 		fakeSlack.StartOutage(fakeslack.Fault{Hang: true})

@@ -41,7 +41,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	dispatcher := &alerts.Dispatcher{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Events: recorder,
 		ClusterName: opts.ClusterName, DefaultProvider: opts.DefaultAlertProvider,
-		SlackAPIURL: opts.SlackAPIURL, Retry: opts.NotificationRetry,
+		SlackAPIURL: opts.SlackAPIURL, Retry: opts.NotificationRetry, Clock: opts.Clock,
 	}
 	dispatcher.NewQueue()
 	if err := mgr.Add(dispatcher); err != nil {

@@ -65,11 +65,11 @@ func (r *CanaryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manage
 		Named("canary").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
 		For(&fledgev1alpha1.Canary{}, builder.WithPredicates(canaryChanged{})).
-		Owns(&appsv1.Deployment{}).
+		Owns(&appsv1.Deployment{}, builder.WithPredicates(deploymentChanged{})).
 		Owns(&corev1.Service{}).
 		Owns(&istionetworkingv1.VirtualService{}).
 		Owns(&istionetworkingv1.DestinationRule{}).
-		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.canariesOfTarget)).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.canariesOfTarget), builder.WithPredicates(deploymentChanged{})).
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.canariesUsingConfig(workload.KindConfigMap))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.canariesUsingConfig(workload.KindSecret))).
 		Complete(r)
@@ -129,4 +129,24 @@ func requestID(c *fledgev1alpha1.Canary) string {
 		return ""
 	}
 	return c.Status.Request.ID
+}
+
+// deploymentChanged lets through the Deployment updates a decision depends on: a new spec
+// (template, replicas), a new revision of a copy, or a change between rolled out and not.
+// The Deployment controller updates status many times during a rollout; the steps in
+// between would only wake canaries for nothing.
+type deploymentChanged struct {
+	predicate.Funcs
+}
+
+func (deploymentChanged) Update(e event.UpdateEvent) bool {
+	before, ok1 := e.ObjectOld.(*appsv1.Deployment)
+	after, ok2 := e.ObjectNew.(*appsv1.Deployment)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return before.Generation != after.Generation ||
+		before.Annotations[workload.AnnotationRevision] != after.Annotations[workload.AnnotationRevision] ||
+		before.Labels[workload.LabelCanary] != after.Labels[workload.LabelCanary] ||
+		workload.RolledOut(before) != workload.RolledOut(after)
 }

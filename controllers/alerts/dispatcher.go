@@ -2,7 +2,9 @@ package alerts
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -10,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -51,6 +54,8 @@ type Dispatcher struct {
 	Retry notifiers.RetryPolicy
 	// Workers deliver for that many Canaries at once.
 	Workers int
+	// Clock tells the age of a notification.
+	Clock clock.PassiveClock
 
 	queue workqueue.TypedRateLimitingInterface[types.NamespacedName]
 }
@@ -76,11 +81,14 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	if workers <= 0 {
 		workers = 4
 	}
+	var running sync.WaitGroup
 	for range workers {
-		go d.work(ctx)
+		running.Go(func() { d.work(ctx) })
 	}
 	<-ctx.Done()
 	d.queue.ShutDown()
+	// Return only once no worker talks to Slack any more: a new leader may start right after.
+	running.Wait()
 	return nil
 }
 
@@ -113,15 +121,30 @@ func (d *Dispatcher) deliver(ctx context.Context, key types.NamespacedName) erro
 	if outbox == nil || len(outbox.Outbox) == 0 {
 		return nil
 	}
+	// Each provider goes its own pace: a hanging one must not hold the others back.
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex // guards canary, which carries every provider's progress
+		errs = make(chan error, len(TargetsOf(canary, d.DefaultProvider)))
+	)
 	for _, target := range TargetsOf(canary, d.DefaultProvider) {
-		if err := d.deliverTo(ctx, canary, target); err != nil {
-			return err
-		}
+		wg.Go(func() {
+			if err := d.deliverTo(ctx, canary, target, &mu); err != nil {
+				errs <- err
+			}
+		})
 	}
-	return nil
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
 }
 
-func (d *Dispatcher) deliverTo(ctx context.Context, canary *fledgev1alpha1.Canary, target Target) error {
+func (d *Dispatcher) deliverTo(ctx context.Context, canary *fledgev1alpha1.Canary, target Target, mu *sync.Mutex) error {
+	mu.Lock()
 	progress := providerProgress(canary.Status.Notifications, target.Key)
 	var pending []fledgev1alpha1.OutboxEntry
 	for _, e := range canary.Status.Notifications.Outbox {
@@ -129,10 +152,16 @@ func (d *Dispatcher) deliverTo(ctx context.Context, canary *fledgev1alpha1.Canar
 			pending = append(pending, e)
 		}
 	}
+	mu.Unlock()
 	if len(pending) == 0 {
 		return nil
 	}
 	sender, err := d.sender(ctx, target)
+	if err != nil && d.Clock.Since(pending[0].Time.Time) < d.Retry.GiveUpAfter {
+		// Perhaps passing (the AlertProvider not in the cache yet, the API server busy): the
+		// queue retries with backoff until the notification is as old as the retry bound.
+		return err
+	}
 	for _, entry := range pending {
 		n := notification(canary, entry, d.ClusterName)
 		switch {
@@ -145,6 +174,10 @@ func (d *Dispatcher) deliverTo(ctx context.Context, canary *fledgev1alpha1.Canar
 				thread = &notifiers.Thread{Channel: progress.Channel, TS: progress.TS}
 			}
 			t, sendErr := notifiers.Deliver(ctx, sender, n, thread, d.Retry)
+			if ctx.Err() != nil {
+				// Shutting down is not giving up: the next leader delivers it.
+				return ctx.Err()
+			}
 			if t != nil {
 				progress.RolloutID, progress.Channel, progress.TS = entry.RolloutID, t.Channel, t.TS
 			}
@@ -155,7 +188,10 @@ func (d *Dispatcher) deliverTo(ctx context.Context, canary *fledgev1alpha1.Canar
 			}
 		}
 		progress.Seq = entry.Seq
-		if err := d.record(ctx, canary, progress); err != nil {
+		mu.Lock()
+		err := d.record(ctx, canary, progress)
+		mu.Unlock()
+		if err != nil {
 			return err
 		}
 	}

@@ -109,7 +109,7 @@ func (d *decider) initialise() {
 	} else {
 		d.status.LastPromotedRevision = d.obs.Target.Revision
 		if primary := d.obs.Primary; !d.ready(primary, d.obs.Target.Revision) {
-			d.status.Message = "waiting for the primary to be ready: " + orUnknown(primary.Progress)
+			d.status.Message = "waiting for the primary to be ready"
 			return
 		}
 	}
@@ -144,6 +144,7 @@ func (d *decider) start(reason, format string, args ...any) {
 	d.status.FailedChecks = 0
 	d.status.Iterations = 0
 	d.status.LastCheckTime = nil
+	d.status.Metrics = nil // the results of the last rollout say nothing of this one
 	d.status.LastTransitionTime = d.now()
 	d.event(false, reason, format, args...)
 	d.awaitCanary()
@@ -196,7 +197,9 @@ func (d *decider) awaitCanary() {
 		d.abort("the canary was not ready within the progress deadline (%s): %s", ProgressDeadline(&obs.Spec), orUnknown(canary.Progress))
 		return
 	}
-	st.Message = "waiting for the canary to be ready: " + orUnknown(canary.Progress)
+	// No replica counts here: they change with each Deployment update, and each change would
+	// be a status write.
+	st.Message = "waiting for the canary to be ready"
 	d.requeueAt(deadline)
 }
 
@@ -290,9 +293,6 @@ func (d *decider) enterPromoting(why string) {
 func (d *decider) promoting() {
 	primary := d.obs.Primary
 	d.status.Message = "promoting: the canary serves all traffic while the primary takes revision " + d.status.CanaryRevision
-	if primary.Revision == d.status.CanaryRevision {
-		d.status.Message += ": " + orUnknown(primary.Progress)
-	}
 	if existingSubsets(&d.obs.Spec) || d.ready(primary, d.status.CanaryRevision) {
 		promoted := d.status.CanaryRevision
 		d.status.LastPromotedRevision = promoted

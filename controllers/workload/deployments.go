@@ -70,6 +70,12 @@ func Observe(d *appsv1.Deployment, targetRevision string) rollout.Workload {
 	return w
 }
 
+// RolledOut reports whether a Deployment is fully rolled out (see Observe).
+func RolledOut(d *appsv1.Deployment) bool {
+	ready, _ := rolledOut(d)
+	return ready
+}
+
 // rolledOut is what `kubectl rollout status` waits for: the controller saw the latest spec,
 // every replica is updated and available, and no old replica is left.
 func rolledOut(d *appsv1.Deployment) (bool, string) {

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -26,8 +27,9 @@ func (c *Cluster) createNodes(ctx context.Context, count int) error {
 		if err := c.Client.Create(ctx, node); err != nil {
 			return fmt.Errorf("create node %s: %w", names[i], err)
 		}
-		node.Spec.Taints = nil
-		if err := c.Client.Update(ctx, node); err != nil {
+		// A patch, not an update: kwok may have written the node since it was created.
+		untaint := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"taints":null}}`))
+		if err := c.Client.Patch(ctx, node, untaint); err != nil {
 			return fmt.Errorf("untaint node %s: %w", names[i], err)
 		}
 	}
