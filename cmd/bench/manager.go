@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// managerProcess is the Fledge manager binary, run as a subprocess against the local stack.
+type managerProcess struct {
+	cmd        *exec.Cmd
+	logPath    string
+	metricsURL string
+	exited     chan struct{}
+	waitErr    error
+}
+
+func startManager(opts options, kubeconfig, outDir string) (*managerProcess, error) {
+	path, err := filepath.Abs(opts.managerPath)
+	if err != nil {
+		return nil, fmt.Errorf("find the manager binary %s: %w", opts.managerPath, err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("the manager binary %s is missing (make bench builds it; by hand: go build -o bin/fledge-manager ./cmd/manager): %w", path, err)
+	}
+	port, err := freeLoopbackPort()
+	if err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(outDir, "manager.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("create the manager's log: %w", err)
+	}
+	metricsAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	args := []string{
+		// Plain HTTP on loopback: the bench scrapes without credentials.
+		"--metrics-bind-address=" + metricsAddr,
+		"--metrics-secure=false",
+		"--health-probe-bind-address=0",
+		"--leader-elect=false",
+		"--kube-api-qps=" + strconv.FormatFloat(opts.qps, 'f', -1, 64),
+		"--kube-api-burst=" + strconv.Itoa(opts.burst),
+		// The Canaries have no metrics, so no check queries Prometheus; should one ever do,
+		// it stays on loopback (the discard port) instead of the in-cluster default.
+		"--prometheus-address=http://127.0.0.1:9",
+	}
+	if opts.workers > 0 {
+		args = append(args, "--max-concurrent-reconciles="+strconv.Itoa(opts.workers))
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Env = append(withoutEnv(os.Environ(), "KUBECONFIG"), "KUBECONFIG="+kubeconfig)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// A group of its own, so that Ctrl-C reaches only the bench, which stops the manager
+	// after its last scrape; the kernel kills it should the bench die without cleaning up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start the manager %s: %w", path, err)
+	}
+	m := &managerProcess{cmd: cmd, logPath: logPath, metricsURL: "http://" + metricsAddr + "/metrics", exited: make(chan struct{})}
+	go func() {
+		m.waitErr = cmd.Wait()
+		logFile.Close()
+		close(m.exited)
+	}()
+	fmt.Printf("bench: manager started (pid %d), metrics on %s\n", cmd.Process.Pid, m.metricsURL)
+	return m, nil
+}
+
+func (m *managerProcess) pid() int { return m.cmd.Process.Pid }
+
+// alive reports an error when the manager has exited.
+func (m *managerProcess) alive() error {
+	select {
+	case <-m.exited:
+		return fmt.Errorf("the manager exited (%v); its log is %s", m.waitErr, m.logPath)
+	default:
+		return nil
+	}
+}
+
+// waitServing waits until the metrics endpoint answers: the manager has started.
+func (m *managerProcess) waitServing(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, err := m.scrape(ctx); err == nil {
+			return nil
+		} else if time.Now().After(deadline) {
+			return fmt.Errorf("the manager's metrics endpoint did not answer within %s: %w", timeout, err)
+		}
+		if err := m.alive(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// scrape reads the manager's metrics.
+func (m *managerProcess) scrape(ctx context.Context) (metrics, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.metricsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := loopbackHTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scrape the manager's metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scrape the manager's metrics: %s", resp.Status)
+	}
+	return parseMetrics(resp.Body)
+}
+
+// loopbackHTTP never goes through a proxy: the manager listens on loopback.
+var loopbackHTTP = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
+
+// stop asks the manager to end and kills it when it does not within grace.
+func (m *managerProcess) stop(grace time.Duration) error {
+	select {
+	case <-m.exited:
+		return nil
+	default:
+	}
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.exited:
+		return nil
+	case <-time.After(grace):
+		_ = m.cmd.Process.Kill()
+		<-m.exited
+		return fmt.Errorf("the manager did not stop within %s of SIGTERM and was killed", grace)
+	}
+}
+
+// freeLoopbackPort asks the kernel for a free port; it is free again once the listener
+// closes, and the manager takes it right after.
+func freeLoopbackPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free loopback port for the manager's metrics: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func withoutEnv(env []string, name string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
