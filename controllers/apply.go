@@ -28,7 +28,7 @@ func (r *CanaryReconciler) apply(ctx context.Context, canary *fledgev1alpha1.Can
 		if err != nil {
 			return err
 		}
-		if result.Updated && routes.SameWeights(routesBefore) && len(routes.Match) == len(routesBefore.Match) && !specChanged {
+		if result.Updated && routes.Same(routesBefore) && !specChanged {
 			r.Events.Eventf(canary, nil, corev1.EventTypeWarning, "RoutesRepaired", "Rollout",
 				"the routes had been edited outside Fledge; they were put back to %d%% primary, %d%% canary", routes.PrimaryWeight, routes.CanaryWeight)
 		}

@@ -181,6 +181,10 @@ func routesOf(canary *fledgev1alpha1.Canary, d rollout.Desired) router.Routes {
 	if d.Match {
 		r.Match = canary.Spec.Analysis.Match
 	}
+	if d.Testers {
+		r.Testers = canary.Spec.Analysis.Testers
+	}
+	r.MirrorPercentage = d.MirrorPercentage
 	return r
 }
 

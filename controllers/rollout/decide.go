@@ -257,7 +257,7 @@ func (d *decider) advance() {
 	st.StepIndex++
 	step := steps[st.StepIndex-1]
 	st.CanaryWeight = step.Weight
-	if step.Match {
+	if step.Match || step.Mirror {
 		st.Iterations = st.StepIndex
 	}
 	st.LastCheckTime = d.now()
@@ -355,8 +355,13 @@ func (d *decider) now() *metav1.MicroTime {
 // describeStep says where the traffic goes at the current step.
 func describeStep(analysis fledgev1alpha1.CanaryAnalysis, st *fledgev1alpha1.CanaryStatus) string {
 	steps := Steps(analysis)
-	if i := int(st.StepIndex); i >= 1 && i <= len(steps) && steps[i-1].Match {
-		return "A/B: matching requests go to the canary"
+	if i := int(st.StepIndex); i >= 1 && i <= len(steps) {
+		switch {
+		case steps[i-1].Match:
+			return "A/B: matching requests go to the canary"
+		case steps[i-1].Mirror:
+			return fmt.Sprintf("mirror: %d%% of live traffic is copied to the canary", analysis.Mirror.Percentage)
+		}
 	}
 	return fmt.Sprintf("canary weight %d%%", st.CanaryWeight)
 }

@@ -363,6 +363,38 @@ var _ = Describe("an A/B test", func() {
 	})
 })
 
+var _ = Describe("a rollout that mirrors first", func() {
+	It("copies traffic to the canary for each mirror iteration, then shifts weights", func() {
+		s := newStory()
+		s.spec.Analysis.Mirror = &fledgev1alpha1.Mirror{Percentage: 50}
+		s.spec.Analysis.Iterations = ptr.To[int32](2)
+		s.spec.Analysis.StepWeights = []int32{50}
+		qa := "qa"
+		s.spec.Analysis.Testers = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-team": {Exact: &qa}}}}
+		s.initialised()
+		s.newRevision("v2")
+		s.reconcile()
+		Expect(rollout.DesiredFor(&s.spec, &s.status).Testers).To(BeFalse(), "no route to a canary that is not ready")
+		s.reconcile()
+		want := rollout.DesiredFor(&s.spec, &s.status)
+		Expect(want.MirrorPercentage).To(Equal(int32(50)))
+		Expect(want.CanaryWeight).To(BeZero(), "mirrored answers are discarded: no live traffic yet")
+		Expect(want.Testers).To(BeTrue())
+		Expect(s.status.Message).To(Equal("step 1 of 3: mirror: 50% of live traffic is copied to the canary"))
+
+		s.wait()
+		Expect(s.status.Iterations).To(Equal(int32(2)))
+		s.wait()
+		want = rollout.DesiredFor(&s.spec, &s.status)
+		Expect(want.MirrorPercentage).To(BeZero())
+		Expect(want.CanaryWeight).To(Equal(int32(50)))
+		Expect(want.Testers).To(BeTrue(), "testers reach the canary whatever the weight")
+
+		s.until(fledgev1alpha1.PhaseSucceeded, 10)
+		Expect(rollout.DesiredFor(&s.spec, &s.status).Testers).To(BeFalse(), "the testers' route goes with the rollout")
+	})
+})
+
 var _ = Describe("a Canary on existing subsets", func() {
 	var s *story
 	BeforeEach(func() {

@@ -22,6 +22,10 @@ type Desired struct {
 	ScaleDownTarget bool
 	// Match sends the requests that match spec.analysis.match to the canary (A/B testing).
 	Match bool
+	// MirrorPercentage, when above zero, copies that share of live traffic to the canary.
+	MirrorPercentage int32
+	// Testers sends the requests of spec.analysis.testers to the canary.
+	Testers bool
 }
 
 // DesiredFor returns what the cluster must look like for status.
@@ -33,7 +37,7 @@ func DesiredFor(spec *fledgev1alpha1.CanarySpec, st *fledgev1alpha1.CanaryStatus
 			d.CanaryWeight = 100
 		}
 		d.PrimaryWeight = 100 - d.CanaryWeight
-		d.Match = inMatchStep(spec, st)
+		d.setRequestRoutes(spec, st)
 		return d
 	}
 	d := Desired{
@@ -53,13 +57,24 @@ func DesiredFor(spec *fledgev1alpha1.CanarySpec, st *fledgev1alpha1.CanaryStatus
 	}
 	d.PrimaryWeight = 100 - d.CanaryWeight
 	d.ScaleDownTarget = d.RoutesEnabled
-	d.Match = inMatchStep(spec, st)
+	d.setRequestRoutes(spec, st)
 	return d
 }
 
-// inMatchStep reports whether the rollout is at an A/B step.
-func inMatchStep(spec *fledgev1alpha1.CanarySpec, st *fledgev1alpha1.CanaryStatus) bool {
+// setRequestRoutes sets the routes that pick requests rather than weights: the A/B match,
+// the mirror, the testers' route. They exist only while the canary serves a running rollout.
+func (d *Desired) setRequestRoutes(spec *fledgev1alpha1.CanarySpec, st *fledgev1alpha1.CanaryStatus) {
 	steps := Steps(spec.Analysis)
 	i := int(st.StepIndex)
-	return st.Phase == fledgev1alpha1.PhaseProgressing && i >= 1 && i <= len(steps) && steps[i-1].Match
+	if st.Phase != fledgev1alpha1.PhaseProgressing || i < 1 || i > len(steps) {
+		return
+	}
+	d.Match = steps[i-1].Match
+	if steps[i-1].Mirror {
+		d.MirrorPercentage = spec.Analysis.Mirror.Percentage
+		if d.MirrorPercentage == 0 {
+			d.MirrorPercentage = 100
+		}
+	}
+	d.Testers = len(spec.Analysis.Testers) > 0
 }

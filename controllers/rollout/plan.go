@@ -23,10 +23,14 @@ type Step struct {
 	// Match is true in an A/B step: the requests that match spec.analysis.match, and only
 	// those, go to the canary.
 	Match bool
+	// Mirror is true in a mirror step: a copy of live traffic goes to the canary, whose
+	// answers are discarded.
+	Mirror bool
 }
 
-// Steps is the plan of a rollout: one A/B step per iteration when spec.analysis.match is set,
-// otherwise one traffic step per weight of StepWeights.
+// Steps is the plan of a rollout: one A/B step per iteration when spec.analysis.match is set;
+// otherwise one mirror step per iteration when spec.analysis.mirror is set, then one traffic
+// step per weight of StepWeights.
 func Steps(analysis fledgev1alpha1.CanaryAnalysis) []Step {
 	if len(analysis.Match) > 0 {
 		n := int32(1)
@@ -39,10 +43,18 @@ func Steps(analysis fledgev1alpha1.CanaryAnalysis) []Step {
 		}
 		return steps
 	}
-	weights := StepWeights(analysis)
-	steps := make([]Step, len(weights))
-	for i, w := range weights {
-		steps[i] = Step{Weight: w}
+	var steps []Step
+	if analysis.Mirror != nil {
+		n := int32(1)
+		if analysis.Iterations != nil && *analysis.Iterations > 0 {
+			n = *analysis.Iterations
+		}
+		for range n {
+			steps = append(steps, Step{Mirror: true})
+		}
+	}
+	for _, w := range StepWeights(analysis) {
+		steps = append(steps, Step{Weight: w})
 	}
 	return steps
 }

@@ -33,7 +33,7 @@ func virtualServiceSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.Virt
 		return &istioapiv1.VirtualService{
 			Hosts:    append([]string(nil), hosts...),
 			Gateways: append([]string(nil), svc.Gateways...),
-			Http:     append(abRoutes(canary, routes), splitRoute(canary, routes)),
+			Http:     append(requestRoutes(canary, routes), splitRoute(canary, routes)),
 		}
 	}
 	spec := proto.Clone(original).(*istioapiv1.VirtualService)
@@ -41,6 +41,7 @@ func virtualServiceSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.Virt
 	for i, r := range spec.Http {
 		if sendsTo(r, host, canary.Namespace) {
 			r.Route = split(host, routes)
+			r.Mirror, r.MirrorPercentage = mirrorOf(host, routes)
 			if first < 0 {
 				first = i
 			}
@@ -50,24 +51,44 @@ func virtualServiceSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.Virt
 		first = len(spec.Http)
 		spec.Http = append(spec.Http, splitRoute(canary, routes))
 	}
-	// The A/B route goes above the first route that sends to the service.
-	spec.Http = slices.Insert(spec.Http, first, abRoutes(canary, routes)...)
+	// The routes by request go above the first route that sends to the service.
+	spec.Http = slices.Insert(spec.Http, first, requestRoutes(canary, routes)...)
 	return spec
 }
 
-// abRouteName names the route that sends matching requests to the canary during A/B steps.
-const abRouteName = "fledge-ab"
+// Names of the routes that send chosen requests to the canary.
+const (
+	testersRouteName = "fledge-testers"
+	abRouteName      = "fledge-ab"
+)
 
-// abRoutes is the route of an A/B step: requests that match go to the canary subset.
-func abRoutes(canary *fledgev1alpha1.Canary, routes Routes) []*istioapiv1.HTTPRoute {
-	if len(routes.Match) == 0 {
-		return nil
+// requestRoutes are the routes that send requests to the canary by what they are rather
+// than by weight: the testers' first, then the A/B match.
+func requestRoutes(canary *fledgev1alpha1.Canary, routes Routes) []*istioapiv1.HTTPRoute {
+	var out []*istioapiv1.HTTPRoute
+	for _, r := range []struct {
+		name    string
+		matches []fledgev1alpha1.HTTPMatch
+	}{{testersRouteName, routes.Testers}, {abRouteName, routes.Match}} {
+		if len(r.matches) == 0 {
+			continue
+		}
+		route := splitRoute(canary, routes)
+		route.Name = r.name
+		route.Match = httpMatches(r.matches)
+		route.Route = []*istioapiv1.HTTPRouteDestination{{Destination: &istioapiv1.Destination{Host: ServiceName(canary), Subset: routes.CanarySubset}, Weight: 100}}
+		route.Mirror, route.MirrorPercentage = nil, nil
+		out = append(out, route)
 	}
-	route := splitRoute(canary, routes)
-	route.Name = abRouteName
-	route.Match = httpMatches(routes.Match)
-	route.Route = []*istioapiv1.HTTPRouteDestination{{Destination: &istioapiv1.Destination{Host: ServiceName(canary), Subset: routes.CanarySubset}, Weight: 100}}
-	return []*istioapiv1.HTTPRoute{route}
+	return out
+}
+
+// mirrorOf is the mirror of the split route: a copy of its traffic to the canary subset.
+func mirrorOf(host string, routes Routes) (*istioapiv1.Destination, *istioapiv1.Percent) {
+	if routes.MirrorPercentage <= 0 {
+		return nil, nil
+	}
+	return &istioapiv1.Destination{Host: host, Subset: routes.CanarySubset}, &istioapiv1.Percent{Value: float64(routes.MirrorPercentage)}
 }
 
 func httpMatches(matches []fledgev1alpha1.HTTPMatch) []*istioapiv1.HTTPMatchRequest {
@@ -113,6 +134,7 @@ func splitRoute(canary *fledgev1alpha1.Canary, routes Routes) *istioapiv1.HTTPRo
 		Timeout: duration(svc.Timeout),
 		Headers: headers(svc.Headers),
 	}
+	route.Mirror, route.MirrorPercentage = mirrorOf(ServiceName(canary), routes)
 	if svc.Retries != nil {
 		route.Retries = &istioapiv1.HTTPRetry{
 			Attempts:      svc.Retries.Attempts,

@@ -90,3 +90,22 @@ func TestDestinationRuleKeepsTheUsersOtherSubsetsAndPolicy(t *testing.T) {
 		t.Errorf("subsets %v", dr.Subsets)
 	}
 }
+
+func TestTestersRouteComesFirstAndTheSplitMirrors(t *testing.T) {
+	canary := testCanary()
+	qa := "qa"
+	routes := RoutesFor(canary, 100, 0)
+	routes.Testers = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-team": {Exact: &qa}}}}
+	routes.MirrorPercentage = 25
+	vs := virtualServiceSpec(canary, nil, routes)
+	if len(vs.Http) != 2 || vs.Http[0].Name != testersRouteName || vs.Http[0].Route[0].Destination.Subset != SubsetCanary {
+		t.Fatalf("want the testers' route first, to the canary: %v", vs.Http)
+	}
+	if vs.Http[0].Mirror != nil {
+		t.Error("the testers' route must not mirror")
+	}
+	split := vs.Http[1]
+	if split.Mirror.GetSubset() != SubsetCanary || split.MirrorPercentage.GetValue() != 25 {
+		t.Errorf("the split must mirror 25%% to the canary: %v", split)
+	}
+}

@@ -20,6 +20,17 @@ type Routes struct {
 	// Match, during an A/B step, selects the requests that go to the canary whatever the
 	// weights.
 	Match []fledgev1alpha1.HTTPMatch
+	// Testers are requests that go to the canary whatever the weights (a QA team's).
+	Testers []fledgev1alpha1.HTTPMatch
+	// MirrorPercentage, when above zero, copies that share of the split traffic to the
+	// canary; its answers are discarded.
+	MirrorPercentage int32
+}
+
+// Same reports whether two routes send the traffic alike (the matches of a canary's spec are
+// compared by presence: they change only with the spec).
+func (r Routes) Same(o Routes) bool {
+	return r.SameWeights(o) && len(r.Match) == len(o.Match) && len(r.Testers) == len(o.Testers) && r.MirrorPercentage == o.MirrorPercentage
 }
 
 // SameWeights reports whether two routes split the traffic alike.

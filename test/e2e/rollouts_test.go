@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -231,5 +232,47 @@ var _ = Describe("a rollout through the simulated mesh", func() {
 		c := a.waitPhase(ctx, fledgev1alpha1.PhaseFailed)
 		Expect(c.Status.Message).To(ContainSubstring("no verdict within the progress deadline"))
 		Expect(a.eventReasons(ctx)).NotTo(ContainElement("Promoting"))
+	})
+})
+
+var _ = Describe("requests routed by what they are", func() {
+	It("mirrors live traffic to the canary without changing the answers, then shifts weights", func(ctx context.Context) {
+		a := newApp(ctx, func(c *fledgev1alpha1.Canary) {
+			c.Spec.Analysis.Mirror = &fledgev1alpha1.Mirror{Percentage: 100}
+			c.Spec.Analysis.Iterations = ptr(int32(3))
+			c.Spec.Analysis.StepWeights = []int32{50}
+		})
+		a.send(meshsim.Mix{RequestsPerSecond: 40})
+		a.release(ctx, version{image: "example.com/web:v2", errorRate: "0", latency: "20ms"})
+
+		Eventually(func() int32 { return a.get(ctx).Status.Iterations }).WithContext(ctx).WithTimeout(time.Minute).Should(BeNumerically(">=", 1))
+		Expect(a.get(ctx).Status.CanaryWeight).To(BeZero())
+		Eventually(func() float64 { return a.requests(ctx, "web-canary", ".*") }).WithContext(ctx).WithTimeout(30*time.Second).
+			Should(BeNumerically(">", 20), "mirrored requests show in the canary's metrics")
+		Expect(a.served(ctx, 10, nil)).To(Equal(map[string]int{"web-primary example.com/web:v1": 10}), "every answer still comes from the primary")
+
+		a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
+	})
+
+	It("sends the testers' requests to the canary whatever the weight, until the rollout ends", func(ctx context.Context) {
+		qa := "qa"
+		a := newApp(ctx, func(c *fledgev1alpha1.Canary) {
+			c.Spec.Analysis.Interval = &metav1.Duration{Duration: 3 * time.Second}
+			c.Spec.Analysis.StepWeights = []int32{10, 50}
+			c.Spec.Analysis.Testers = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-team": {Exact: &qa}}}}
+		})
+		a.send(meshsim.Mix{RequestsPerSecond: 40})
+		a.release(ctx, version{image: "example.com/web:v2", errorRate: "0", latency: "20ms"})
+
+		Eventually(func() int32 { return a.get(ctx).Status.CanaryWeight }).WithContext(ctx).WithTimeout(time.Minute).Should(Equal(int32(10)))
+		Eventually(func() map[string]int { return a.served(ctx, 10, map[string]string{"x-team": "qa"}) }).WithContext(ctx).WithTimeout(10 * time.Second).
+			Should(Equal(map[string]int{"web-canary example.com/web:v2": 10}))
+
+		a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
+		vs := &istionetworkingv1.VirtualService{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: "web"}, vs)).To(Succeed())
+		Expect(vs.Spec.Http).To(HaveLen(1), "the testers' route is gone")
+		Eventually(func() map[string]int { return a.served(ctx, 10, map[string]string{"x-team": "qa"}) }).WithContext(ctx).WithTimeout(10 * time.Second).
+			Should(Equal(map[string]int{"web-primary example.com/web:v2": 10}))
 	})
 })

@@ -14,6 +14,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.iterations) || has(self.match) || has(self.mirror)",message="iterations counts A/B or mirror intervals: set match (A/B testing) or mirror, or remove iterations"
 // +kubebuilder:validation:XValidation:rule="!has(self.match) || has(self.iterations)",message="match (A/B testing) needs iterations: the number of intervals matching requests go to the canary before promotion"
 // +kubebuilder:validation:XValidation:rule="!has(self.match) || (!has(self.stepWeight) && !has(self.maxWeight) && !has(self.stepWeights))",message="match (A/B testing) routes by request, not by weight: remove stepWeight, maxWeight and stepWeights"
+// +kubebuilder:validation:XValidation:rule="!has(self.match) || !has(self.mirror)",message="mirror comes before weighted steps; it cannot be combined with match (A/B testing)"
 type CanaryAnalysis struct {
 	// interval between two steps; each step runs the checks once.
 	// +optional
@@ -71,6 +72,14 @@ type CanaryAnalysis struct {
 	// intervals before any live traffic reaches it.
 	// +optional
 	Mirror *Mirror `json:"mirror,omitempty"`
+
+	// testers are requests that always reach the canary while a rollout runs, whatever the
+	// weight (for example a QA team's header); a request is a tester's when it matches any
+	// entry. Their route is removed when the rollout ends.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Testers []HTTPMatch `json:"testers,omitempty"`
 
 	// metrics are the checks run at each step; all must pass for the step to count as passed.
 	// +optional

@@ -190,6 +190,13 @@ func (in *CanaryAnalysis) DeepCopyInto(out *CanaryAnalysis) {
 		*out = new(Mirror)
 		**out = **in
 	}
+	if in.Testers != nil {
+		in, out := &in.Testers, &out.Testers
+		*out = make([]HTTPMatch, len(*in))
+		for i := range *in {
+			(*in)[i].DeepCopyInto(&(*out)[i])
+		}
+	}
 	if in.Metrics != nil {
 		in, out := &in.Metrics, &out.Metrics
 		*out = make([]CanaryMetric, len(*in))
