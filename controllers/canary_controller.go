@@ -185,6 +185,15 @@ func routesOf(canary *fledgev1alpha1.Canary, d rollout.Desired) router.Routes {
 		r.Testers = canary.Spec.Analysis.Testers
 	}
 	r.MirrorPercentage = d.MirrorPercentage
+	if a := canary.Spec.Analysis.SessionAffinity; d.Sticky && a != nil {
+		r.Sticky = &router.StickyCookie{Name: a.CookieName, Value: d.RolloutID, MaxAge: 24 * time.Hour}
+		if r.Sticky.Name == "" {
+			r.Sticky.Name = "fledge-canary"
+		}
+		if a.MaxAge != nil {
+			r.Sticky.MaxAge = a.MaxAge.Duration
+		}
+	}
 	return r
 }
 

@@ -393,6 +393,25 @@ var _ = Describe("a rollout that mirrors first", func() {
 		s.until(fledgev1alpha1.PhaseSucceeded, 10)
 		Expect(rollout.DesiredFor(&s.spec, &s.status).Testers).To(BeFalse(), "the testers' route goes with the rollout")
 	})
+
+	It("keeps users on the canary with a cookie during weighted steps only", func() {
+		s := newStory()
+		s.spec.Analysis.Mirror = &fledgev1alpha1.Mirror{Percentage: 100}
+		s.spec.Analysis.Iterations = ptr.To[int32](1)
+		s.spec.Analysis.StepWeights = []int32{50}
+		s.spec.Analysis.SessionAffinity = &fledgev1alpha1.SessionAffinity{CookieName: "c"}
+		s.initialised()
+		s.newRevision("v2")
+		s.reconcile()
+		s.reconcile()
+		Expect(rollout.DesiredFor(&s.spec, &s.status).Sticky).To(BeFalse(), "nobody lands on the canary while it only gets mirrored traffic")
+		s.wait()
+		want := rollout.DesiredFor(&s.spec, &s.status)
+		Expect(want.Sticky).To(BeTrue())
+		Expect(want.RolloutID).To(Equal(s.status.RolloutID))
+		s.until(fledgev1alpha1.PhaseSucceeded, 10)
+		Expect(rollout.DesiredFor(&s.spec, &s.status).Sticky).To(BeFalse(), "cleared on promotion")
+	})
 })
 
 var _ = Describe("a Canary on existing subsets", func() {

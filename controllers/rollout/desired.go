@@ -26,6 +26,10 @@ type Desired struct {
 	MirrorPercentage int32
 	// Testers sends the requests of spec.analysis.testers to the canary.
 	Testers bool
+	// Sticky keeps the users who landed on the canary on it (spec.analysis.sessionAffinity),
+	// with a cookie whose value is the RolloutID, so that it means nothing to the next rollout.
+	Sticky    bool
+	RolloutID string
 }
 
 // DesiredFor returns what the cluster must look like for status.
@@ -77,4 +81,6 @@ func (d *Desired) setRequestRoutes(spec *fledgev1alpha1.CanarySpec, st *fledgev1
 		}
 	}
 	d.Testers = len(spec.Analysis.Testers) > 0
+	d.Sticky = spec.Analysis.SessionAffinity != nil && steps[i-1].Weight > 0
+	d.RolloutID = st.RolloutID
 }

@@ -1,6 +1,8 @@
 package router
 
 import (
+	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -59,6 +61,7 @@ func virtualServiceSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.Virt
 // Names of the routes that send chosen requests to the canary.
 const (
 	testersRouteName = "fledge-testers"
+	stickyRouteName  = "fledge-sticky"
 	abRouteName      = "fledge-ab"
 )
 
@@ -69,7 +72,7 @@ func requestRoutes(canary *fledgev1alpha1.Canary, routes Routes) []*istioapiv1.H
 	for _, r := range []struct {
 		name    string
 		matches []fledgev1alpha1.HTTPMatch
-	}{{testersRouteName, routes.Testers}, {abRouteName, routes.Match}} {
+	}{{testersRouteName, routes.Testers}, {stickyRouteName, stickyMatch(routes.Sticky)}, {abRouteName, routes.Match}} {
 		if len(r.matches) == 0 {
 			continue
 		}
@@ -146,10 +149,26 @@ func splitRoute(canary *fledgev1alpha1.Canary, routes Routes) *istioapiv1.HTTPRo
 }
 
 func split(host string, routes Routes) []*istioapiv1.HTTPRouteDestination {
+	canary := &istioapiv1.HTTPRouteDestination{Destination: &istioapiv1.Destination{Host: host, Subset: routes.CanarySubset}, Weight: routes.CanaryWeight}
+	if c := routes.Sticky; c != nil {
+		// Whoever the split sends to the canary gets the cookie that keeps them there.
+		canary.Headers = &istioapiv1.Headers{Response: &istioapiv1.Headers_HeaderOperations{Set: map[string]string{
+			"Set-Cookie": fmt.Sprintf("%s=%s; Max-Age=%d; Path=/", c.Name, c.Value, int(c.MaxAge.Seconds())),
+		}}}
+	}
 	return []*istioapiv1.HTTPRouteDestination{
 		{Destination: &istioapiv1.Destination{Host: host, Subset: routes.PrimarySubset}, Weight: routes.PrimaryWeight},
-		{Destination: &istioapiv1.Destination{Host: host, Subset: routes.CanarySubset}, Weight: routes.CanaryWeight},
+		canary,
 	}
+}
+
+// stickyMatch matches the requests that carry the session-affinity cookie.
+func stickyMatch(c *StickyCookie) []fledgev1alpha1.HTTPMatch {
+	if c == nil {
+		return nil
+	}
+	re := fmt.Sprintf(`^(.*?;\s*)?%s=%s(;.*)?$`, regexp.QuoteMeta(c.Name), regexp.QuoteMeta(c.Value))
+	return []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"cookie": {Regex: &re}}}}
 }
 
 // sendsTo reports whether an HTTP route sends traffic to the service host.

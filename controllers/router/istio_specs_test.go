@@ -1,7 +1,9 @@
 package router
 
 import (
+	"regexp"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	istioapiv1 "istio.io/api/networking/v1"
@@ -107,5 +109,34 @@ func TestTestersRouteComesFirstAndTheSplitMirrors(t *testing.T) {
 	split := vs.Http[1]
 	if split.Mirror.GetSubset() != SubsetCanary || split.MirrorPercentage.GetValue() != 25 {
 		t.Errorf("the split must mirror 25%% to the canary: %v", split)
+	}
+}
+
+func TestStickyUsersStayOnTheCanary(t *testing.T) {
+	canary := testCanary()
+	routes := RoutesFor(canary, 80, 20)
+	routes.Sticky = &StickyCookie{Name: "fledge-canary", Value: "abc-123", MaxAge: time.Hour}
+	vs := virtualServiceSpec(canary, nil, routes)
+	if len(vs.Http) != 2 || vs.Http[0].Name != stickyRouteName {
+		t.Fatalf("want the sticky route first: %v", vs.Http)
+	}
+	re := vs.Http[0].Match[0].Headers["cookie"].GetRegex()
+	for cookie, want := range map[string]bool{
+		"fledge-canary=abc-123":           true,
+		"a=b; fledge-canary=abc-123; c=d": true,
+		"fledge-canary=abc-1234":          false,
+		"xfledge-canary=abc-123":          false,
+		"fledge-canary=old-rollout; a=b":  false,
+	} {
+		if got := regexp.MustCompile(re).MatchString(cookie); got != want {
+			t.Errorf("cookie %q: match %v, want %v", cookie, got, want)
+		}
+	}
+	set := vs.Http[1].Route[1].Headers.GetResponse().GetSet()["Set-Cookie"]
+	if set != "fledge-canary=abc-123; Max-Age=3600; Path=/" {
+		t.Errorf("the canary's answers must set the cookie, got %q", set)
+	}
+	if vs.Http[1].Route[0].Headers != nil {
+		t.Error("the primary's answers set no cookie")
 	}
 }

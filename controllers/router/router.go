@@ -4,6 +4,7 @@ package router
 
 import (
 	"context"
+	"time"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 )
@@ -25,12 +26,22 @@ type Routes struct {
 	// MirrorPercentage, when above zero, copies that share of the split traffic to the
 	// canary; its answers are discarded.
 	MirrorPercentage int32
+	// Sticky, when set, keeps users who landed on the canary on it with a cookie.
+	Sticky *StickyCookie
+}
+
+// StickyCookie is the cookie of session affinity: canary answers set Name=Value, and requests
+// that carry it go to the canary.
+type StickyCookie struct {
+	Name, Value string
+	MaxAge      time.Duration
 }
 
 // Same reports whether two routes send the traffic alike (the matches of a canary's spec are
 // compared by presence: they change only with the spec).
 func (r Routes) Same(o Routes) bool {
-	return r.SameWeights(o) && len(r.Match) == len(o.Match) && len(r.Testers) == len(o.Testers) && r.MirrorPercentage == o.MirrorPercentage
+	return r.SameWeights(o) && len(r.Match) == len(o.Match) && len(r.Testers) == len(o.Testers) &&
+		r.MirrorPercentage == o.MirrorPercentage && (r.Sticky == nil) == (o.Sticky == nil)
 }
 
 // SameWeights reports whether two routes split the traffic alike.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -140,6 +141,27 @@ func (a *app) served(ctx context.Context, n int, headers map[string]string) map[
 	return out
 }
 
+// landOnCanary sends requests without a cookie until one is answered by the canary, and
+// returns the cookie that answer set.
+func (a *app) landOnCanary(ctx context.Context) string {
+	GinkgoHelper()
+	for range 100 {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+mesh.HTTPAddress+"/", nil)
+		Expect(err).NotTo(HaveOccurred())
+		req.Host = "web." + a.ns
+		resp, err := http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		if resp.Header.Get("X-Served-By") == "web-canary" {
+			cookie := resp.Header.Get("Set-Cookie")
+			Expect(cookie).NotTo(BeEmpty(), "the canary's answer sets the affinity cookie")
+			return strings.SplitN(cookie, ";", 2)[0]
+		}
+	}
+	Fail("no request reached the canary")
+	return ""
+}
+
 // requests is what Prometheus counted for a workload of the app over the last minutes.
 func (a *app) requests(ctx context.Context, workload, codes string) float64 {
 	GinkgoHelper()
@@ -274,5 +296,30 @@ var _ = Describe("requests routed by what they are", func() {
 		Expect(vs.Spec.Http).To(HaveLen(1), "the testers' route is gone")
 		Eventually(func() map[string]int { return a.served(ctx, 10, map[string]string{"x-team": "qa"}) }).WithContext(ctx).WithTimeout(10 * time.Second).
 			Should(Equal(map[string]int{"web-primary example.com/web:v2": 10}))
+	})
+})
+
+var _ = Describe("session affinity", func() {
+	It("keeps a user who landed on the canary on it for the rest of the rollout, and lets go after", func(ctx context.Context) {
+		a := newApp(ctx, func(c *fledgev1alpha1.Canary) {
+			c.Spec.Analysis.Interval = &metav1.Duration{Duration: 4 * time.Second}
+			c.Spec.Analysis.StepWeights = []int32{30, 60}
+			c.Spec.Analysis.SessionAffinity = &fledgev1alpha1.SessionAffinity{}
+		})
+		a.send(meshsim.Mix{RequestsPerSecond: 40})
+		a.release(ctx, version{image: "example.com/web:v2", errorRate: "0", latency: "20ms"})
+		Eventually(func() int32 { return a.get(ctx).Status.CanaryWeight }).WithContext(ctx).WithTimeout(time.Minute).Should(Equal(int32(30)))
+
+		var cookie string
+		Eventually(func(g Gomega) {
+			cookie = a.landOnCanary(ctx)
+			g.Expect(cookie).To(HavePrefix("fledge-canary="))
+		}).WithContext(ctx).WithTimeout(10 * time.Second).Should(Succeed())
+		Expect(a.served(ctx, 20, map[string]string{"Cookie": "theme=dark; " + cookie})).To(Equal(map[string]int{"web-canary example.com/web:v2": 20}),
+			"with the cookie, every request reaches the canary, not 30 % of them")
+
+		a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
+		Eventually(func() map[string]int { return a.served(ctx, 10, map[string]string{"Cookie": cookie}) }).WithContext(ctx).WithTimeout(10*time.Second).
+			Should(Equal(map[string]int{"web-primary example.com/web:v2": 10}), "after promotion the cookie means nothing")
 	})
 })

@@ -34,6 +34,8 @@ type Decision struct {
 	VirtualService string
 	// Flags are Envoy's response flags, comma-separated, "" when nothing went wrong in the proxy.
 	Flags string
+	// ResponseHeaders are the headers the route and its destination set on the answer.
+	ResponseHeaders map[string]string
 }
 
 // Serve is one request as a pod's proxy saw it: what Istio's destination reporter counts.

@@ -112,7 +112,7 @@ func (ix *Index) indexServices(services []*corev1.Service, pods []*corev1.Pod) {
 		}
 		// Without a VirtualService a sidecar sends everything to the Service's endpoints, with
 		// istiod's default retry policy and no timeout.
-		svc.fallback = &httpRoute{destinations: []weightedDestination{{destination{host: svc.fqdn}, 1}}, totalWeight: 1, retry: compileRetry(nil)}
+		svc.fallback = &httpRoute{destinations: []weightedDestination{{destination: destination{host: svc.fqdn}, weight: 1}}, totalWeight: 1, retry: compileRetry(nil)}
 		ix.services[svc.fqdn] = svc
 		ix.twoLabelNames[svc.name+"."+svc.namespace] = svc.fqdn
 	}

@@ -42,7 +42,8 @@ type httpRoute struct {
 	abort        *abortFault
 	timeout      time.Duration // 0: none, Istio's default
 	retry        retryPolicy
-	localStatus  int // a redirect or direct response answers with this, reaching no pod
+	localStatus  int               // a redirect or direct response answers with this, reaching no pod
+	setResponse  map[string]string // response headers the route sets (headers.response.set)
 	delegateRef  string
 	delegate     *virtualService
 }
@@ -52,6 +53,8 @@ type destination struct{ host, subset string }
 type weightedDestination struct {
 	destination
 	weight int
+	// setResponse are the response headers the destination sets (headers.response.set).
+	setResponse map[string]string
 }
 
 type mirror struct {
@@ -130,7 +133,9 @@ func (ix *Index) forward(clientNamespace string, rng source, route *httpRoute, d
 		d.Code, d.Latency = route.localStatus, delay
 		return d
 	}
-	dest, ok := route.pick(rng)
+	picked, ok := route.pick(rng)
+	dest := picked.destination
+	d.ResponseHeaders = mergeHeaders(route.setResponse, picked.setResponse)
 	if !ok {
 		d.Code, d.Latency = http.StatusServiceUnavailable, delay
 		d.flag(FlagNoRoute)
@@ -218,21 +223,21 @@ func serveBy(e *endpoint, svc *service, rng source) Serve {
 }
 
 // pick draws a destination by weight, as Envoy's weighted clusters do.
-func (r *httpRoute) pick(rng source) (destination, bool) {
+func (r *httpRoute) pick(rng source) (weightedDestination, bool) {
 	switch {
 	case r.totalWeight <= 0:
-		return destination{}, false
+		return weightedDestination{}, false
 	case len(r.destinations) == 1:
-		return r.destinations[0].destination, true
+		return r.destinations[0], true
 	}
 	n := rng.IntN(r.totalWeight)
 	for _, d := range r.destinations {
 		if n < d.weight {
-			return d.destination, true
+			return d, true
 		}
 		n -= d.weight
 	}
-	return r.destinations[len(r.destinations)-1].destination, true
+	return r.destinations[len(r.destinations)-1], true
 }
 
 // endpointsOf resolves a destination to its Service and ready endpoints, through the subset
@@ -298,4 +303,19 @@ func hit(rng source, percent float64) bool {
 		return true
 	}
 	return rng.Float64()*100 < percent
+}
+
+// mergeHeaders is route-level headers overlaid with the destination's, as Envoy applies them.
+func mergeHeaders(route, destination map[string]string) map[string]string {
+	if len(route) == 0 && len(destination) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(route)+len(destination))
+	for k, v := range route {
+		out[k] = v
+	}
+	for k, v := range destination {
+		out[k] = v
+	}
+	return out
 }

@@ -230,6 +230,9 @@ func (s *Sim) answer(w http.ResponseWriter, r *http.Request) {
 	if d.Route != "" {
 		w.Header().Set("X-Route", d.Route)
 	}
+	for k, v := range d.ResponseHeaders {
+		w.Header().Set(k, v)
+	}
 	w.WriteHeader(d.Code)
 	fmt.Fprintf(w, "%d from %s in %s", d.Code, served, d.Latency.Round(time.Millisecond))
 	if d.Flags != "" {

@@ -72,9 +72,10 @@ func (ix *Index) compileVirtualService(obj *networkingv1.VirtualService) *virtua
 
 func (ix *Index) compileRoute(r *istioapiv1.HTTPRoute, namespace string) *httpRoute {
 	out := &httpRoute{
-		name:    r.GetName(),
-		timeout: r.GetTimeout().AsDuration(),
-		retry:   compileRetry(r.GetRetries()),
+		name:        r.GetName(),
+		timeout:     r.GetTimeout().AsDuration(),
+		retry:       compileRetry(r.GetRetries()),
+		setResponse: r.GetHeaders().GetResponse().GetSet(),
 	}
 	for _, m := range r.GetMatch() {
 		out.matches = append(out.matches, compileMatch(m, namespace))
@@ -88,7 +89,7 @@ func (ix *Index) compileRoute(r *istioapiv1.HTTPRoute, namespace string) *httpRo
 			w = 1 // a single destination takes everything, whatever its weight
 		}
 		if w > 0 {
-			out.destinations = append(out.destinations, weightedDestination{dest(d.GetDestination()), w})
+			out.destinations = append(out.destinations, weightedDestination{dest(d.GetDestination()), w, d.GetHeaders().GetResponse().GetSet()})
 			out.totalWeight += w
 		}
 	}

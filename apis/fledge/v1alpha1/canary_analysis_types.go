@@ -73,6 +73,12 @@ type CanaryAnalysis struct {
 	// +optional
 	Mirror *Mirror `json:"mirror,omitempty"`
 
+	// sessionAffinity keeps a user who once landed on the canary on it for the rest of the
+	// rollout: canary answers set a cookie, and requests with it go to the canary. Without
+	// it, a user may flip between versions from one request to the next.
+	// +optional
+	SessionAffinity *SessionAffinity `json:"sessionAffinity,omitempty"`
+
 	// testers are requests that always reach the canary while a rollout runs, whatever the
 	// weight (for example a QA team's header); a request is a tester's when it matches any
 	// entry. Their route is removed when the rollout ends.
@@ -103,6 +109,23 @@ type Mirror struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	Percentage int32 `json:"percentage,omitempty"`
+}
+
+// SessionAffinity is the cookie that keeps users on the canary during a rollout.
+type SessionAffinity struct {
+	// cookieName is the cookie's name.
+	// +optional
+	// +kubebuilder:default=fledge-canary
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
+	CookieName string `json:"cookieName,omitempty"`
+
+	// maxAge is how long the cookie lives.
+	// +optional
+	// +kubebuilder:default="24h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
 }
 
 // CanaryMetric is one check: a built-in Istio metric or a MetricTemplate, and the range of
