@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -16,7 +17,17 @@ const (
 	AnnotationLatency = "meshsim.fledge.dev/latency"
 	// AnnotationLatencyP99 is the 99th percentile latency, a Go duration; twice the median when absent.
 	AnnotationLatencyP99 = "meshsim.fledge.dev/latency-p99"
+	// AnnotationCalls lists the hosts (comma-separated) each request calls on its way, through
+	// the mesh, as the calling pod.
+	AnnotationCalls = "meshsim.fledge.dev/calls"
+	// AnnotationToleratesFailures, "true", makes a version answer 200 from a fallback when a
+	// call fails, waiting at most CallTimeout for it; otherwise a failed call is a 500 and a
+	// slow one makes the answer as slow.
+	AnnotationToleratesFailures = "meshsim.fledge.dev/tolerates-failures"
 )
+
+// CallTimeout is how long a version that tolerates failures waits for a call.
+const CallTimeout = 100 * time.Millisecond
 
 // DefaultLatency is the median latency of a pod that does not say.
 const DefaultLatency = 10 * time.Millisecond
@@ -32,6 +43,9 @@ type Behaviour struct {
 	ErrorRate float64
 	Median    time.Duration
 	P99       time.Duration
+	// Calls are the hosts each request calls; ToleratesFailures says how a failed call ends.
+	Calls             []string
+	ToleratesFailures bool
 }
 
 // BehaviourOf reads a pod's annotations. Missing or malformed values fall back to no errors
@@ -48,6 +62,12 @@ func BehaviourOf(annotations map[string]string) Behaviour {
 	if d, err := time.ParseDuration(annotations[AnnotationLatencyP99]); err == nil && d >= b.Median {
 		b.P99 = d
 	}
+	for _, host := range strings.Split(annotations[AnnotationCalls], ",") {
+		if host = strings.TrimSpace(host); host != "" {
+			b.Calls = append(b.Calls, host)
+		}
+	}
+	b.ToleratesFailures = annotations[AnnotationToleratesFailures] == "true"
 	return b
 }
 

@@ -1,6 +1,7 @@
 package meshsim
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -15,17 +16,18 @@ func TestBehaviourOfAnnotations(t *testing.T) {
 		annotations map[string]string
 		want        Behaviour
 	}{
-		{"none", nil, Behaviour{0, 10 * time.Millisecond, 20 * time.Millisecond}},
-		{"all", map[string]string{AnnotationErrorRate: "0.05", AnnotationLatency: "40ms", AnnotationLatencyP99: "300ms"}, Behaviour{0.05, 40 * time.Millisecond, 300 * time.Millisecond}},
-		{"p99 defaults to twice the median", map[string]string{AnnotationLatency: "1s"}, Behaviour{0, time.Second, 2 * time.Second}},
-		{"malformed error rate", map[string]string{AnnotationErrorRate: "lots", AnnotationLatency: "5ms"}, Behaviour{0, 5 * time.Millisecond, 10 * time.Millisecond}},
-		{"error rate above 1", map[string]string{AnnotationErrorRate: "1.5"}, Behaviour{0, 10 * time.Millisecond, 20 * time.Millisecond}},
-		{"malformed latency", map[string]string{AnnotationErrorRate: "0.5", AnnotationLatency: "fast"}, Behaviour{0.5, 10 * time.Millisecond, 20 * time.Millisecond}},
-		{"negative latency", map[string]string{AnnotationLatency: "-1s"}, Behaviour{0, 10 * time.Millisecond, 20 * time.Millisecond}},
-		{"a p99 below the median", map[string]string{AnnotationLatency: "50ms", AnnotationLatencyP99: "10ms"}, Behaviour{0, 50 * time.Millisecond, 100 * time.Millisecond}},
+		{"none", nil, Behaviour{ErrorRate: 0, Median: 10 * time.Millisecond, P99: 20 * time.Millisecond}},
+		{"all", map[string]string{AnnotationErrorRate: "0.05", AnnotationLatency: "40ms", AnnotationLatencyP99: "300ms"}, Behaviour{ErrorRate: 0.05, Median: 40 * time.Millisecond, P99: 300 * time.Millisecond}},
+		{"p99 defaults to twice the median", map[string]string{AnnotationLatency: "1s"}, Behaviour{ErrorRate: 0, Median: time.Second, P99: 2 * time.Second}},
+		{"malformed error rate", map[string]string{AnnotationErrorRate: "lots", AnnotationLatency: "5ms"}, Behaviour{ErrorRate: 0, Median: 5 * time.Millisecond, P99: 10 * time.Millisecond}},
+		{"error rate above 1", map[string]string{AnnotationErrorRate: "1.5"}, Behaviour{ErrorRate: 0, Median: 10 * time.Millisecond, P99: 20 * time.Millisecond}},
+		{"malformed latency", map[string]string{AnnotationErrorRate: "0.5", AnnotationLatency: "fast"}, Behaviour{ErrorRate: 0.5, Median: 10 * time.Millisecond, P99: 20 * time.Millisecond}},
+		{"negative latency", map[string]string{AnnotationLatency: "-1s"}, Behaviour{ErrorRate: 0, Median: 10 * time.Millisecond, P99: 20 * time.Millisecond}},
+		{"calls and tolerance", map[string]string{AnnotationCalls: "payments, ledger.bank", AnnotationToleratesFailures: "true"}, Behaviour{Median: 10 * time.Millisecond, P99: 20 * time.Millisecond, Calls: []string{"payments", "ledger.bank"}, ToleratesFailures: true}},
+		{"a p99 below the median", map[string]string{AnnotationLatency: "50ms", AnnotationLatencyP99: "10ms"}, Behaviour{ErrorRate: 0, Median: 50 * time.Millisecond, P99: 100 * time.Millisecond}},
 	}
 	for _, c := range cases {
-		if got := BehaviourOf(c.annotations); got != c.want {
+		if got := BehaviourOf(c.annotations); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
 		}
 	}

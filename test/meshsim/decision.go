@@ -36,6 +36,8 @@ type Decision struct {
 	Flags string
 	// ResponseHeaders are the headers the route and its destination set on the answer.
 	ResponseHeaders map[string]string
+	// Calls are the requests the serving pods made on the way (see AnnotationCalls).
+	Calls []Decision
 }
 
 // Serve is one request as a pod's proxy saw it: what Istio's destination reporter counts.
@@ -62,6 +64,9 @@ func (d Decision) Record(r *istiometrics.Recorder) {
 	}
 	for _, s := range d.Mirrored {
 		s.Record(r)
+	}
+	for _, c := range d.Calls {
+		c.Record(r)
 	}
 }
 

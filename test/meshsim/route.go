@@ -74,7 +74,13 @@ type abortFault struct {
 
 // Route sends req through the mesh as an Istio proxy would and draws its outcome.
 func (ix *Index) Route(req Request) Decision {
-	rng := sourceOf(req.Rand)
+	return ix.route(req, sourceOf(req.Rand), 0)
+}
+
+// maxCallDepth bounds chains of calls between versions (and cycles).
+const maxCallDepth = 3
+
+func (ix *Index) route(req Request, rng source, depth int) Decision {
 	view := newRequestView(&req)
 	host := ix.requestHost(req.Host, req.Namespace, view.gateway)
 	vs := ix.virtualServiceFor(host, req.Namespace, view.gateway)
@@ -84,7 +90,7 @@ func (ix *Index) Route(req Request) Decision {
 		if svc == nil || view.gateway != meshGateway {
 			return ix.unroutable(view.gateway)
 		}
-		return ix.forward(req.Namespace, rng, svc.fallback, Decision{})
+		return ix.forward(req.Namespace, rng, svc.fallback, Decision{}, depth)
 	}
 	d := Decision{VirtualService: vs.key}
 	route := vs.firstMatch(&view)
@@ -95,7 +101,7 @@ func (ix *Index) Route(req Request) Decision {
 		return d
 	}
 	d.Route = route.name
-	return ix.forward(req.Namespace, rng, route, d)
+	return ix.forward(req.Namespace, rng, route, d, depth)
 }
 
 func (ix *Index) unroutable(gateway string) Decision {
@@ -116,7 +122,7 @@ func (ix *Index) requestHost(host, namespace, gateway string) string {
 
 // forward runs a matched route: fault injection, the weighted pick of a destination, the
 // attempts (with retries and timeouts), and the mirrors.
-func (ix *Index) forward(clientNamespace string, rng source, route *httpRoute, d Decision) Decision {
+func (ix *Index) forward(clientNamespace string, rng source, route *httpRoute, d Decision, depth int) Decision {
 	// Envoy's fault filter runs before the router: a delay holds the request, then an abort
 	// answers it without reaching any pod.
 	var delay time.Duration
@@ -150,7 +156,7 @@ func (ix *Index) forward(clientNamespace string, rng source, route *httpRoute, d
 		d.flag(flag)
 		return d
 	}
-	elapsed := ix.attempt(rng, route, svc, endpoints, &d)
+	elapsed := ix.attempt(rng, route, svc, endpoints, &d, depth)
 	d.Latency = delay + elapsed
 	// Envoy shadows a request once its router has an upstream for it; answers are discarded.
 	for _, m := range route.mirrors {
@@ -161,7 +167,7 @@ func (ix *Index) forward(clientNamespace string, rng source, route *httpRoute, d
 		if flag != "" || len(eps) == 0 {
 			continue
 		}
-		s := serveBy(eps[rng.IntN(len(eps))], msvc, rng)
+		s := ix.serveBy(eps[rng.IntN(len(eps))], msvc, rng, depth, &d)
 		// A shadow request has the route's timeout too.
 		if route.timeout > 0 && s.Latency > route.timeout {
 			s.Code, s.Latency = 0, route.timeout
@@ -173,13 +179,13 @@ func (ix *Index) forward(clientNamespace string, rng source, route *httpRoute, d
 
 // attempt sends the request to endpoints until an answer is not retried, and returns the time
 // the router spent. Each attempt is one Serve.
-func (ix *Index) attempt(rng source, route *httpRoute, svc *service, endpoints []*endpoint, d *Decision) time.Duration {
+func (ix *Index) attempt(rng source, route *httpRoute, svc *service, endpoints []*endpoint, d *Decision, depth int) time.Duration {
 	p := route.retry
 	var elapsed time.Duration
 	var tried []*endpoint
 	for n := 0; ; n++ {
 		e := pickEndpoint(endpoints, tried, p.ignorePreviousHosts, rng)
-		s := serveBy(e, svc, rng)
+		s := ix.serveBy(e, svc, rng, depth, d)
 		answer, timedOut := s.Code, false
 		if p.perTryTimeout > 0 && s.Latency > p.perTryTimeout {
 			// The client's proxy gives up on this attempt; the pod's proxy sees a reset.
@@ -217,8 +223,25 @@ func (ix *Index) timedOut(route *httpRoute, last Serve, d *Decision) time.Durati
 	return route.timeout
 }
 
-func serveBy(e *endpoint, svc *service, rng source) Serve {
+// serveBy is one request answered by a pod: its own behaviour, and the calls it makes on the
+// way, through the mesh as that pod (so routes with sourceLabels apply to them), kept in d.
+func (ix *Index) serveBy(e *endpoint, svc *service, rng source, depth int, d *Decision) Serve {
 	code, latency := e.behaviour.draw(rng)
+	if depth < maxCallDepth {
+		for _, host := range e.behaviour.Calls {
+			call := ix.route(Request{Namespace: e.namespace, Host: host, SourceLabels: e.labels}, rng, depth+1)
+			d.Calls = append(d.Calls, call)
+			failed := call.Code >= 500 || call.Code == 0
+			switch {
+			case e.behaviour.ToleratesFailures && (failed || call.Latency > CallTimeout):
+				latency += min(call.Latency, CallTimeout) // gave up on it and answered from a fallback
+			case failed:
+				code, latency = http.StatusInternalServerError, latency+call.Latency
+			default:
+				latency += call.Latency
+			}
+		}
+	}
 	return Serve{Namespace: e.namespace, Workload: e.workload, Pod: e.pod, Service: svc.fqdn, Code: code, Latency: latency}
 }
 
