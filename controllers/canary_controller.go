@@ -185,6 +185,9 @@ func routesOf(canary *fledgev1alpha1.Canary, d rollout.Desired) router.Routes {
 		r.Testers = canary.Spec.Analysis.Testers
 	}
 	r.MirrorPercentage = d.MirrorPercentage
+	if d.Faults {
+		r.Faults = canary.Spec.Analysis.FaultInjection
+	}
 	if a := canary.Spec.Analysis.SessionAffinity; d.Sticky && a != nil {
 		r.Sticky = &router.StickyCookie{Name: a.CookieName, Value: d.RolloutID, MaxAge: 24 * time.Hour}
 		if r.Sticky.Name == "" {

@@ -361,6 +361,8 @@ func describeStep(analysis fledgev1alpha1.CanaryAnalysis, st *fledgev1alpha1.Can
 			return "A/B: matching requests go to the canary"
 		case steps[i-1].Mirror:
 			return fmt.Sprintf("mirror: %d%% of live traffic is copied to the canary", analysis.Mirror.Percentage)
+		case steps[i-1].Fault:
+			return fmt.Sprintf("canary weight %d%%, with faults on its calls to %s", st.CanaryWeight, analysis.FaultInjection.Dependency)
 		}
 	}
 	return fmt.Sprintf("canary weight %d%%", st.CanaryWeight)

@@ -469,4 +469,17 @@ var _ = Describe("the step plan", func() {
 		Entry("only maxWeight", fledgev1alpha1.CanaryAnalysis{MaxWeight: ptr.To[int32](50)}, []int32{20, 40, 50}),
 		Entry("stepWeight equal to maxWeight", fledgev1alpha1.CanaryAnalysis{StepWeight: ptr.To[int32](50), MaxWeight: ptr.To[int32](50)}, []int32{50}),
 	)
+
+	It("puts the fault-injection steps after the first traffic step, at its weight", func() {
+		steps := rollout.Steps(fledgev1alpha1.CanaryAnalysis{
+			StepWeights:    []int32{10, 50},
+			FaultInjection: &fledgev1alpha1.FaultInjection{Dependency: "payments", Iterations: 2},
+		})
+		Expect(steps).To(Equal([]rollout.Step{{Weight: 10}, {Weight: 10, Fault: true}, {Weight: 10, Fault: true}, {Weight: 50}}))
+	})
+
+	It("mirrors before any traffic step", func() {
+		steps := rollout.Steps(fledgev1alpha1.CanaryAnalysis{StepWeights: []int32{50}, Mirror: &fledgev1alpha1.Mirror{Percentage: 10}, Iterations: ptr.To[int32](2)})
+		Expect(steps).To(Equal([]rollout.Step{{Mirror: true}, {Mirror: true}, {Weight: 50}}))
+	})
 })

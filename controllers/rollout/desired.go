@@ -30,6 +30,8 @@ type Desired struct {
 	// with a cookie whose value is the RolloutID, so that it means nothing to the next rollout.
 	Sticky    bool
 	RolloutID string
+	// Faults injects spec.analysis.faultInjection into the canary's calls to its dependency.
+	Faults bool
 }
 
 // DesiredFor returns what the cluster must look like for status.
@@ -83,4 +85,5 @@ func (d *Desired) setRequestRoutes(spec *fledgev1alpha1.CanarySpec, st *fledgev1
 	d.Testers = len(spec.Analysis.Testers) > 0
 	d.Sticky = spec.Analysis.SessionAffinity != nil && steps[i-1].Weight > 0
 	d.RolloutID = st.RolloutID
+	d.Faults = steps[i-1].Fault
 }

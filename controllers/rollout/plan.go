@@ -26,11 +26,14 @@ type Step struct {
 	// Mirror is true in a mirror step: a copy of live traffic goes to the canary, whose
 	// answers are discarded.
 	Mirror bool
+	// Fault is true in a fault-injection step: the canary's calls to a dependency fail or
+	// slow down, at the weight of the first traffic step.
+	Fault bool
 }
 
 // Steps is the plan of a rollout: one A/B step per iteration when spec.analysis.match is set;
 // otherwise one mirror step per iteration when spec.analysis.mirror is set, then one traffic
-// step per weight of StepWeights.
+// step per weight of StepWeights, with the fault-injection steps after the first of them.
 func Steps(analysis fledgev1alpha1.CanaryAnalysis) []Step {
 	if len(analysis.Match) > 0 {
 		n := int32(1)
@@ -53,8 +56,13 @@ func Steps(analysis fledgev1alpha1.CanaryAnalysis) []Step {
 			steps = append(steps, Step{Mirror: true})
 		}
 	}
-	for _, w := range StepWeights(analysis) {
+	for i, w := range StepWeights(analysis) {
 		steps = append(steps, Step{Weight: w})
+		if f := analysis.FaultInjection; i == 0 && f != nil {
+			for range max(f.Iterations, 1) {
+				steps = append(steps, Step{Weight: w, Fault: true})
+			}
+		}
 	}
 	return steps
 }

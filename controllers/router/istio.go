@@ -61,6 +61,11 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 	if err != nil {
 		return result, err
 	}
+	if canary.Spec.Subsets == nil {
+		if err := r.reconcileFaults(ctx, canary, routes.Faults); err != nil {
+			return result, err
+		}
+	}
 	// Verify what the API server stored, not what was sent: vs holds the server's answer.
 	got, ok := weightsOf(&vs.Spec, ServiceName(canary), canary.Namespace, routes)
 	if !ok || !got.SameWeights(routes) {

@@ -18,6 +18,9 @@ import (
 // its objects in place, no longer owned by the Canary, so that the service keeps running.
 func (r *Istio) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary, settled Routes) error {
 	key := client.ObjectKey{Namespace: canary.Namespace, Name: ServiceName(canary)}
+	if err := r.reconcileFaults(ctx, canary, nil); err != nil {
+		return err
+	}
 
 	vs := &istionetworkingv1.VirtualService{}
 	restored := false

@@ -28,6 +28,8 @@ type Routes struct {
 	MirrorPercentage int32
 	// Sticky, when set, keeps users who landed on the canary on it with a cookie.
 	Sticky *StickyCookie
+	// Faults, when set, are injected into the canary's calls to a dependency.
+	Faults *fledgev1alpha1.FaultInjection
 }
 
 // StickyCookie is the cookie of session affinity: canary answers set Name=Value, and requests
@@ -41,7 +43,7 @@ type StickyCookie struct {
 // compared by presence: they change only with the spec).
 func (r Routes) Same(o Routes) bool {
 	return r.SameWeights(o) && len(r.Match) == len(o.Match) && len(r.Testers) == len(o.Testers) &&
-		r.MirrorPercentage == o.MirrorPercentage && (r.Sticky == nil) == (o.Sticky == nil)
+		r.MirrorPercentage == o.MirrorPercentage && (r.Sticky == nil) == (o.Sticky == nil) && (r.Faults == nil) == (o.Faults == nil)
 }
 
 // SameWeights reports whether two routes split the traffic alike.

@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,6 +34,9 @@ type version struct {
 	image     string
 	errorRate string
 	latency   string
+	// calls and tolerant: the hosts each request calls, and whether a failed call is survived.
+	calls    string
+	tolerant string
 }
 
 var (
@@ -79,8 +83,10 @@ func newApp(ctx context.Context, change func(*fledgev1alpha1.Canary)) *app {
 func template(labels map[string]string, v version) corev1.PodTemplateSpec {
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{
-			meshsim.AnnotationErrorRate: v.errorRate,
-			meshsim.AnnotationLatency:   v.latency,
+			meshsim.AnnotationErrorRate:         v.errorRate,
+			meshsim.AnnotationLatency:           v.latency,
+			meshsim.AnnotationCalls:             v.calls,
+			meshsim.AnnotationToleratesFailures: v.tolerant,
 		}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: v.image, Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}}},
 	}
@@ -321,5 +327,65 @@ var _ = Describe("session affinity", func() {
 		a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
 		Eventually(func() map[string]int { return a.served(ctx, 10, map[string]string{"Cookie": cookie}) }).WithContext(ctx).WithTimeout(10*time.Second).
 			Should(Equal(map[string]int{"web-primary example.com/web:v2": 10}), "after promotion the cookie means nothing")
+	})
+})
+
+var _ = Describe("the fault-injection gate", func() {
+	// newAppWithDependency is an app whose versions call the Service payments on each request.
+	newAppWithDependency := func(ctx context.Context) *app {
+		GinkgoHelper()
+		a := newApp(ctx, func(c *fledgev1alpha1.Canary) {
+			c.Spec.Analysis.StepWeights = []int32{20, 60}
+			c.Spec.Analysis.Threshold = 1
+			c.Spec.Analysis.FaultInjection = &fledgev1alpha1.FaultInjection{
+				Dependency: "payments", Iterations: 2,
+				Abort: &fledgev1alpha1.FaultAbort{HTTPStatus: 503, Percentage: 100},
+			}
+		})
+		labels := map[string]string{"app": "payments"}
+		Expect(k8s.Create(ctx, &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: "payments"},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: ptr(int32(1)), Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: template(labels, version{image: "example.com/payments:v1", errorRate: "0", latency: "5ms"}),
+			},
+		})).To(Succeed())
+		Expect(k8s.Create(ctx, &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: "payments"},
+			Spec:       corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+		})).To(Succeed())
+		a.send(meshsim.Mix{RequestsPerSecond: 40})
+		return a
+	}
+
+	faultsVS := func(ctx context.Context, a *app) (*istionetworkingv1.VirtualService, error) {
+		vs := &istionetworkingv1.VirtualService{}
+		return vs, k8s.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: "web-fledge-faults"}, vs)
+	}
+
+	It("fails a canary that does not survive its dependency failing, before it gets more traffic", func(ctx context.Context) {
+		a := newAppWithDependency(ctx)
+		a.release(ctx, version{image: "example.com/web:v2", errorRate: "0", latency: "20ms", calls: "payments", tolerant: "false"})
+
+		Eventually(func(g Gomega) {
+			vs, err := faultsVS(ctx, a)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(vs.Spec.Http[0].Match[0].SourceLabels).To(HaveKeyWithValue("fledge.dev/role", "canary"), "only the canary's calls are faulted")
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+		c := a.waitPhase(ctx, fledgev1alpha1.PhaseFailed)
+		Expect(c.Status.Message).To(ContainSubstring("success-rate"))
+		Expect(a.requests(ctx, "web-primary", "5..")).To(BeZero(), "the primary's calls were never faulted")
+		Eventually(func() bool { _, err := faultsVS(ctx, a); return apierrors.IsNotFound(err) }).WithContext(ctx).Should(BeTrue(), "the faults are removed")
+	})
+
+	It("passes a canary that falls back when its dependency fails", func(ctx context.Context) {
+		a := newAppWithDependency(ctx)
+		a.release(ctx, version{image: "example.com/web:v2", errorRate: "0", latency: "20ms", calls: "payments", tolerant: "true"})
+
+		Eventually(func() error { _, err := faultsVS(ctx, a); return err }).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+		a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
+		Expect(a.eventReasons(ctx)).NotTo(ContainElement("Halted"))
+		_, err := faultsVS(ctx, a)
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the faults are removed")
 	})
 })

@@ -15,6 +15,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.match) || has(self.iterations)",message="match (A/B testing) needs iterations: the number of intervals matching requests go to the canary before promotion"
 // +kubebuilder:validation:XValidation:rule="!has(self.match) || (!has(self.stepWeight) && !has(self.maxWeight) && !has(self.stepWeights))",message="match (A/B testing) routes by request, not by weight: remove stepWeight, maxWeight and stepWeights"
 // +kubebuilder:validation:XValidation:rule="!has(self.match) || !has(self.mirror)",message="mirror comes before weighted steps; it cannot be combined with match (A/B testing)"
+// +kubebuilder:validation:XValidation:rule="!has(self.match) || !has(self.faultInjection)",message="faultInjection runs after the first weighted step; it cannot be combined with match (A/B testing)"
 type CanaryAnalysis struct {
 	// interval between two steps; each step runs the checks once.
 	// +optional
@@ -79,6 +80,13 @@ type CanaryAnalysis struct {
 	// +optional
 	SessionAffinity *SessionAffinity `json:"sessionAffinity,omitempty"`
 
+	// faultInjection adds, after the first traffic step, intervals in which the canary's own
+	// calls to a dependency are delayed or fail (only the canary's: the faults apply to
+	// requests from its pods), so that its checks prove it copes with a slow or failing
+	// dependency before it gets more traffic. The faults are removed afterwards.
+	// +optional
+	FaultInjection *FaultInjection `json:"faultInjection,omitempty"`
+
 	// testers are requests that always reach the canary while a rollout runs, whatever the
 	// weight (for example a QA team's header); a request is a tester's when it matches any
 	// entry. Their route is removed when the rollout ends.
@@ -104,6 +112,65 @@ type CanaryAnalysis struct {
 // Mirror shadows a share of the live traffic to the canary.
 type Mirror struct {
 	// percentage of live requests copied to the canary.
+	// +optional
+	// +kubebuilder:default=100
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Percentage int32 `json:"percentage,omitempty"`
+}
+
+// FaultInjection is a gate: faults on the canary's calls to a dependency.
+// +kubebuilder:validation:XValidation:rule="has(self.delay) || has(self.abort)",message="faultInjection needs a delay, an abort or both"
+type FaultInjection struct {
+	// dependency is the host the canary calls: a Service name in the Canary's namespace
+	// ("payments"), or "name.namespace".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Dependency string `json:"dependency"`
+
+	// delay holds a share of the calls for a while.
+	// +optional
+	Delay *FaultDelay `json:"delay,omitempty"`
+
+	// abort answers a share of the calls with an error status.
+	// +optional
+	Abort *FaultAbort `json:"abort,omitempty"`
+
+	// iterations is the number of intervals under fault.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Iterations int32 `json:"iterations,omitempty"`
+}
+
+// FaultDelay delays a share of requests.
+type FaultDelay struct {
+	// fixedDelay added to each delayed request.
+	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	FixedDelay metav1.Duration `json:"fixedDelay"`
+
+	// percentage of requests delayed.
+	// +optional
+	// +kubebuilder:default=100
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Percentage int32 `json:"percentage,omitempty"`
+}
+
+// FaultAbort answers a share of requests with an error.
+type FaultAbort struct {
+	// httpStatus answered.
+	// +optional
+	// +kubebuilder:default=503
+	// +kubebuilder:validation:Minimum=200
+	// +kubebuilder:validation:Maximum=599
+	HTTPStatus int32 `json:"httpStatus,omitempty"`
+
+	// percentage of requests aborted.
 	// +optional
 	// +kubebuilder:default=100
 	// +kubebuilder:validation:Minimum=1

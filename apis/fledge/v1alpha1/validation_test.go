@@ -80,6 +80,14 @@ analysis:
   stepWeights: [5, 10, 25, 50, 75]
   mirror: {percentage: 50}
   iterations: 2
+  sessionAffinity: {cookieName: canary, maxAge: 1h}
+  testers:
+  - headers: {x-team: {exact: qa}}
+  faultInjection:
+    dependency: payments
+    delay: {fixedDelay: 2s, percentage: 50}
+    abort: {httpStatus: 503, percentage: 10}
+    iterations: 2
   metrics:
   - name: success-rate
     builtin: request-success-rate
@@ -229,6 +237,12 @@ analysis:
 		Entry("a mirror with an A/B match",
 			`{targetRef: {name: app}, service: {port: 80}, analysis: {iterations: 3, mirror: {percentage: 10}, match: [{headers: {x-canary: {exact: "1"}}}]}}`,
 			"mirror comes before weighted steps; it cannot be combined with match"),
+		Entry("fault injection with neither a delay nor an abort",
+			`{targetRef: {name: app}, service: {port: 80}, analysis: {faultInjection: {dependency: payments}}}`,
+			"faultInjection needs a delay, an abort or both"),
+		Entry("fault injection in an A/B test",
+			`{targetRef: {name: app}, service: {port: 80}, analysis: {iterations: 2, match: [{headers: {x-canary: {exact: "1"}}}], faultInjection: {dependency: payments, abort: {httpStatus: 503}}}}`,
+			"faultInjection runs after the first weighted step"),
 		Entry("an empty match",
 			`{targetRef: {name: app}, service: {port: 80}, analysis: {iterations: 3, match: [{}]}}`,
 			"a match needs at least one of headers, uri or queryParams"),
