@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+)
+
+// defaultRequestTimeout is how long a steering command waits for Fledge to handle its request.
+const defaultRequestTimeout = 30 * time.Second
+
+// verbs say, for each action, what the user asked ("you may not ...") and what happened.
+var verbs = map[fledgev1alpha1.RequestAction]struct{ ask, done string }{
+	fledgev1alpha1.RequestPromote:     {"promote", "promoted"},
+	fledgev1alpha1.RequestPromoteStep: {"advance", "advanced"},
+	fledgev1alpha1.RequestAbort:       {"abort", "aborted"},
+	fledgev1alpha1.RequestPause:       {"pause", "paused"},
+	fledgev1alpha1.RequestResume:      {"resume", "resumed"},
+	fledgev1alpha1.RequestRetry:       {"retry", "retried"},
+}
+
+// sendRequest writes a manual request into the canary's status.request, waits until Fledge
+// has handled it, and prints the outcome. A refused request ends the command with status 1.
+func (s *session) sendRequest(ctx context.Context, name string, action fledgev1alpha1.RequestAction, timeout time.Duration) error {
+	if err := s.connect(); err != nil {
+		return err
+	}
+	id, err := newRequestID()
+	if err != nil {
+		return err
+	}
+	canary, err := s.patchRequest(ctx, name, fledgev1alpha1.ManualRequest{
+		ID: id, Action: action, RequestedBy: s.requester(), RequestedAt: ptr(metav1.Now()),
+	})
+	if err != nil {
+		return err
+	}
+
+	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var handled *fledgev1alpha1.HandledRequest
+	err = s.followCanary(waitCtx, canary, func(c *fledgev1alpha1.Canary) (bool, error) {
+		if h := c.Status.LastHandledRequest; h != nil && h.ID == id {
+			handled = h
+			return true, nil
+		}
+		// Requests are not queued: a newer one written before Fledge got to ours replaces it.
+		if r := c.Status.Request; r != nil && r.ID != id {
+			return true, fmt.Errorf("another request (%s by %s) replaced yours before Fledge handled it; yours was not acted on", r.Action, orSomeone(r.RequestedBy))
+		}
+		return false, nil
+	})
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		return fmt.Errorf("no answer from Fledge within %s: is its controller running? The request (id %s) stays in status.request and will be acted on when Fledge gets to it", timeout, id)
+	case err != nil:
+		return fmt.Errorf("wait for Fledge to handle the %s request: %w", action, err)
+	}
+
+	if !handled.Accepted {
+		return &exitError{code: 1, message: "refused: " + handled.Message}
+	}
+	fmt.Fprintf(s.streams.Out, "%s: canary %s in namespace %s: %s\n", verbs[action].done, name, s.namespace, handled.Message)
+	return nil
+}
+
+// patchRequest writes status.request with a merge patch on the status subresource: no read
+// first, so that one round trip sends the request, and the answer's resourceVersion is where
+// the wait for the outcome starts.
+func (s *session) patchRequest(ctx context.Context, name string, req fledgev1alpha1.ManualRequest) (*fledgev1alpha1.Canary, error) {
+	body, err := json.Marshal(map[string]any{"status": map[string]any{"request": req}})
+	if err != nil {
+		return nil, fmt.Errorf("encode the request: %w", err)
+	}
+	canary := &fledgev1alpha1.Canary{ObjectMeta: metav1.ObjectMeta{Namespace: s.namespace, Name: name}}
+	err = s.client.Status().Patch(ctx, canary, client.RawPatch(types.MergePatchType, body))
+	switch {
+	case err == nil:
+		return canary, nil
+	case apierrors.IsForbidden(err):
+		return nil, fmt.Errorf("you may not %s canary %s in namespace %s: your account cannot patch canaries/status (ask for the fledge-operator role)",
+			verbs[req.Action].ask, name, s.namespace)
+	case apierrors.IsNotFound(err):
+		return nil, s.explain(ctx, err, name)
+	}
+	return nil, fmt.Errorf("send the %s request to canary %s in namespace %s: %w", req.Action, name, s.namespace, err)
+}
+
+// requester names the sender in the request, for the record: the impersonated user, else the
+// kubeconfig user of the current context.
+func (s *session) requester() string {
+	const fallback = "kubectl-fledge"
+	if s.flags.Impersonate != nil && *s.flags.Impersonate != "" {
+		return truncate(*s.flags.Impersonate, 256)
+	}
+	if s.flags.AuthInfoName != nil && *s.flags.AuthInfoName != "" {
+		return truncate(*s.flags.AuthInfoName, 256)
+	}
+	raw, err := s.flags.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return fallback
+	}
+	contextName := raw.CurrentContext
+	if s.flags.Context != nil && *s.flags.Context != "" {
+		contextName = *s.flags.Context
+	}
+	if kubeContext, ok := raw.Contexts[contextName]; ok && kubeContext.AuthInfo != "" {
+		return truncate(kubeContext.AuthInfo, 256)
+	}
+	return fallback
+}
+
+// newRequestID is unique per request (Fledge acts on each id once) and sorts by time.
+func newRequestID() (string, error) {
+	random := make([]byte, 6)
+	if _, err := rand.Read(random); err != nil {
+		return "", fmt.Errorf("make a request id: %w", err)
+	}
+	return "kf-" + strconv.FormatInt(time.Now().UnixMilli(), 36) + "-" + hex.EncodeToString(random), nil
+}
+
+func orSomeone(name string) string {
+	if name == "" {
+		return "someone"
+	}
+	return name
+}
+
+func ptr[T any](v T) *T { return &v }
