@@ -88,13 +88,14 @@ generate: $(CONTROLLER_GEN) ## Regenerate the CRDs and deep copies.
 	$(CONTROLLER_GEN) object paths=./apis/...
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=./apis/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=manager paths=./controllers/... output:rbac:artifacts:config=config/rbac
+	cp config/crd/bases/*.yaml config/helm/fledge/crds/
 
 .PHONY: verify
 verify: verify-generated verify-tools-mods ## gofmt, go vet and the freshness of generated files.
 	@files=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$files" ]; then echo "gofmt needed:" $$files >&2; exit 1; fi
 	go vet ./...
 
-GENERATED := config/crd config/rbac/role.yaml ':(glob)apis/**/zz_generated.*'
+GENERATED := config/crd config/helm/fledge/crds config/rbac/role.yaml ':(glob)apis/**/zz_generated.*'
 
 .PHONY: verify-generated
 verify-generated: generate ## Fail when generated files differ from what is committed.

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,5 +37,22 @@ func TestConfigFileWithAnUnknownKeyIsRefused(t *testing.T) {
 	}
 	if _, err := parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), []string{"--config", path}); err == nil {
 		t.Fatal("a misspelt key must be an error, not silently ignored")
+	}
+}
+
+// --help is the manager's reference: every setting has a flag, and every flag says what it does.
+func TestEveryFlagIsDocumented(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	cfg := defaults()
+	cfg.bind(fs)
+	flags := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		flags++
+		if len(f.Usage) < 20 || !strings.HasSuffix(f.Usage, ".") && !strings.HasSuffix(f.Usage, ")") {
+			t.Errorf("--%s has no usable help: %q", f.Name, f.Usage)
+		}
+	})
+	if fields := reflect.TypeOf(Config{}).NumField(); flags != fields {
+		t.Errorf("%d flags for the %d settings of Config: give each setting its flag", flags, fields)
 	}
 }

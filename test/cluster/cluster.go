@@ -49,7 +49,7 @@ type Cluster struct {
 
 	env    *envtest.Environment
 	logs   []*os.File
-	procs  []*process
+	procs  []*Process
 	reaper *os.File
 }
 
@@ -152,7 +152,7 @@ func (c *Cluster) startAPIServer(root string) error {
 // startWorkloadControllers starts the controllers that turn Deployments into Ready pods:
 // kube-controller-manager, kube-scheduler, and kwok standing in for kubelets.
 func (c *Cluster) startWorkloadControllers() error {
-	kcm, err := startProcess(c.Dir, "kube-controller-manager", c.Assets.Path(assetControllerManager),
+	kcm, err := StartProcess(c.Dir, "kube-controller-manager", c.Assets.Path(assetControllerManager),
 		"--kubeconfig="+c.KubeconfigPath,
 		"--controllers="+workloadControllers,
 		"--leader-elect=false",
@@ -174,7 +174,7 @@ func (c *Cluster) startWorkloadControllers() error {
 	if err := os.WriteFile(schedulerConfig, []byte(fmt.Sprintf(schedulerConfigTemplate, c.KubeconfigPath)), 0o600); err != nil {
 		return err
 	}
-	scheduler, err := startProcess(c.Dir, "kube-scheduler", c.Assets.Path(assetScheduler),
+	scheduler, err := StartProcess(c.Dir, "kube-scheduler", c.Assets.Path(assetScheduler),
 		"--config="+schedulerConfig,
 		"--secure-port=0",
 		"--bind-address=127.0.0.1",
@@ -184,7 +184,7 @@ func (c *Cluster) startWorkloadControllers() error {
 	}
 	c.procs = append(c.procs, scheduler)
 
-	kwok, err := startProcess(c.Dir, "kwok", c.Assets.Path(assetKwok),
+	kwok, err := StartProcess(c.Dir, "kwok", c.Assets.Path(assetKwok),
 		"--kubeconfig="+c.KubeconfigPath,
 		"--config="+c.Assets.Path(assetKwokStages),
 		"--manage-all-nodes=false",
@@ -219,7 +219,7 @@ leaderElection:
 func (c *Cluster) processesRunning() error {
 	var errs []error
 	for _, p := range c.procs {
-		errs = append(errs, p.running())
+		errs = append(errs, p.Running())
 	}
 	return errors.Join(errs...)
 }

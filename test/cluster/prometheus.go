@@ -33,7 +33,7 @@ type Prometheus struct {
 	// Dir holds its configuration, data and log.
 	Dir string
 
-	proc   *process
+	proc   *Process
 	reaper *os.File
 }
 
@@ -101,11 +101,11 @@ scrape_configs:
 	p.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	args = append(args, fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port))
 
-	if p.proc, err = startProcess(dir, "prometheus", assets.Path(assetPrometheus), args...); err != nil {
+	if p.proc, err = StartProcess(dir, "prometheus", assets.Path(assetPrometheus), args...); err != nil {
 		return p, err
 	}
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		if err := p.proc.running(); err != nil {
+		if err := p.proc.Running(); err != nil {
 			return false, err
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/-/ready", nil)
@@ -130,7 +130,7 @@ scrape_configs:
 func (p *Prometheus) Stop() error {
 	var err error
 	if p.proc != nil {
-		err = p.proc.stop(10 * time.Second)
+		err = p.proc.Stop(10 * time.Second)
 		p.proc = nil
 	}
 	if p.reaper != nil {

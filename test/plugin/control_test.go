@@ -2,6 +2,9 @@ package plugin_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -10,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 )
@@ -98,13 +102,10 @@ var _ = Describe("steering a rollout", func() {
 		Expect(a.get(ctx).Status.Phase).To(Equal(fledgev1alpha1.PhaseProgressing), "nothing changed")
 	})
 
-	It("lets an operator with only patch on canaries/status (and read) steer, and records who", func(ctx context.Context) {
+	It("lets a user with the fledge-operator role of config/rbac steer, and records who", func(ctx context.Context) {
 		a := newApp(ctx, newNamespace(ctx, ""), "web", withInterval(time.Hour))
 		a.startRollout(ctx, "example.com/web:v2")
-		kubeconfig := serviceAccountKubeconfig(ctx, a.ns, "alice", []rbacv1.PolicyRule{
-			{APIGroups: []string{"fledge.dev"}, Resources: []string{"canaries"}, Verbs: []string{"get", "list", "watch"}},
-			{APIGroups: []string{"fledge.dev"}, Resources: []string{"canaries/status"}, Verbs: []string{"patch"}},
-		})
+		kubeconfig := serviceAccountKubeconfig(ctx, a.ns, "alice", operatorRules())
 
 		r := kubectl(ctx, "fledge", "abort", "web", "-n", a.ns, "--kubeconfig", kubeconfig)
 		Expect(r.exitCode).To(Equal(0), r.stderr)
@@ -113,6 +114,24 @@ var _ = Describe("steering a rollout", func() {
 		Expect(c.Status.Request.RequestedBy).To(Equal("alice"), "the kubeconfig's user name")
 	})
 })
+
+// operatorRules are the rules of the operator ClusterRole that config/rbac gives users who
+// drive rollouts (fledge-operator once installed), so the test proves the shipped role.
+func operatorRules() []rbacv1.PolicyRule {
+	GinkgoHelper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "rbac", "user_roles.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		var role rbacv1.ClusterRole
+		Expect(yaml.Unmarshal([]byte(doc), &role)).To(Succeed())
+		if role.Name == "operator" {
+			Expect(role.Rules).NotTo(BeEmpty())
+			return role.Rules
+		}
+	}
+	Fail("config/rbac/user_roles.yaml has no ClusterRole operator")
+	return nil
+}
 
 // serviceAccountKubeconfig makes a ServiceAccount with rules (none: no rights at all) and a
 // kubeconfig that uses its token under the user name name.

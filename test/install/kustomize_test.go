@@ -1,0 +1,136 @@
+package install_test
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// These tests read the kustomize renders of config/ (with the pinned kubectl); the install
+// specs apply config/default to an API server and run the manager with its rights.
+
+func TestKustomizeDefault(t *testing.T) {
+	g := NewWithT(t)
+	rendered, err := kustomize("default")
+	g.Expect(err).NotTo(HaveOccurred())
+	objs, err := splitObjects(rendered)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(checkSchema(objs)).To(Succeed())
+	g.Expect(checkLeastPrivilege(objs)).To(Succeed())
+	g.Expect(objectKeys(objs)).To(ConsistOf(
+		"Namespace /fledge-system",
+		"CustomResourceDefinition /alertproviders.fledge.dev",
+		"CustomResourceDefinition /canaries.fledge.dev",
+		"CustomResourceDefinition /metrictemplates.fledge.dev",
+		"ServiceAccount fledge-system/fledge-manager",
+		"ClusterRole /fledge-manager",
+		"ClusterRoleBinding /fledge-manager",
+		"Role fledge-system/fledge-leader-election",
+		"RoleBinding fledge-system/fledge-leader-election",
+		"ClusterRole /fledge-metrics-auth",
+		"ClusterRoleBinding /fledge-metrics-auth",
+		"ClusterRole /fledge-metrics-reader",
+		"ClusterRole /fledge-edit",
+		"ClusterRole /fledge-view",
+		"ClusterRole /fledge-operator",
+		"ValidatingAdmissionPolicy /fledge-manager-writes",
+		"ValidatingAdmissionPolicyBinding /fledge-manager-writes",
+		"Service fledge-system/fledge-metrics",
+		"Deployment fledge-system/fledge-manager",
+	))
+	// Every binding names a role of the render and the manager's ServiceAccount.
+	for _, o := range objs {
+		if o.GetKind() != "ClusterRoleBinding" && o.GetKind() != "RoleBinding" {
+			continue
+		}
+		kind, _, _ := unstructured.NestedString(o.Object, "roleRef", "kind")
+		name, _, _ := unstructured.NestedString(o.Object, "roleRef", "name")
+		g.Expect(find(objs, kind, name)).NotTo(BeNil(), "%s %s binds %s %s, which config/default lacks", o.GetKind(), o.GetName(), kind, name)
+		g.Expect(o.Object["subjects"]).To(ConsistOf(map[string]any{"kind": "ServiceAccount", "name": "fledge-manager", "namespace": "fledge-system"}), o.GetName())
+	}
+	d := find(objs, "Deployment", "fledge-manager")
+	sa, _, _ := unstructured.NestedString(d.Object, "spec", "template", "spec", "serviceAccountName")
+	g.Expect(sa).To(Equal("fledge-manager"))
+
+	// The admission policy names the manager's ServiceAccount in a CEL string that kustomize
+	// does not rewrite: it must be the one the render holds, or the policy would hold nobody.
+	g.Expect(policyUser(g, objs)).To(Equal("system:serviceaccount:fledge-system:fledge-manager"))
+	binding := find(objs, "ValidatingAdmissionPolicyBinding", "fledge-manager-writes")
+	g.Expect(binding.Object["spec"]).To(HaveKeyWithValue("policyName", "fledge-manager-writes"))
+}
+
+var policyUsername = regexp.MustCompile(`^request\.userInfo\.username == '(system:serviceaccount:[^']+)'$`)
+
+// policyUser returns the user the manager-writes admission policy applies to.
+func policyUser(g Gomega, objs []*unstructured.Unstructured) string {
+	var policy *unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "ValidatingAdmissionPolicy" && strings.HasSuffix(o.GetName(), "-manager-writes") {
+			policy = o
+		}
+	}
+	g.Expect(policy).NotTo(BeNil())
+	conditions, _, _ := unstructured.NestedSlice(policy.Object, "spec", "matchConditions")
+	g.Expect(conditions).To(HaveLen(1))
+	m := policyUsername.FindStringSubmatch(conditions[0].(map[string]any)["expression"].(string))
+	g.Expect(m).NotTo(BeNil(), "the manager-writes policy matches no single user")
+	return m[1]
+}
+
+// config/monitoring is config/default with config/prometheus: the same objects, unchanged,
+// and the monitoring ones.
+func TestKustomizeMonitoring(t *testing.T) {
+	g := NewWithT(t)
+	rendered, err := kustomize("default")
+	g.Expect(err).NotTo(HaveOccurred())
+	base, err := splitObjects(rendered)
+	g.Expect(err).NotTo(HaveOccurred())
+	rendered, err = kustomize("monitoring")
+	g.Expect(err).NotTo(HaveOccurred())
+	objs, err := splitObjects(rendered)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(checkSchema(objs)).To(Succeed())
+	g.Expect(checkLeastPrivilege(objs)).To(Succeed())
+
+	var added []*unstructured.Unstructured
+	for _, o := range objs {
+		if b := find(base, o.GetKind(), o.GetName()); b != nil {
+			g.Expect(o.Object).To(Equal(b.Object), "%s %s differs from config/default's", o.GetKind(), o.GetName())
+		} else {
+			added = append(added, o)
+		}
+	}
+	g.Expect(objectKeys(objs)).To(HaveLen(len(base) + len(added)))
+	g.Expect(objectKeys(added)).To(ConsistOf(
+		"ServiceMonitor fledge-system/fledge-metrics",
+		"PrometheusRule fledge-system/fledge-alerts",
+		"ConfigMap fledge-system/fledge-dashboard",
+		"ClusterRoleBinding /fledge-metrics-reader",
+	))
+
+	// The ServiceMonitor selects the metrics Service, on the port it serves.
+	sm := find(objs, "ServiceMonitor", "fledge-metrics")
+	selector, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
+	svc := find(objs, "Service", "fledge-metrics")
+	g.Expect(svc.GetLabels()).To(gstruct(selector))
+	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	g.Expect(endpoints).To(HaveLen(1))
+	g.Expect(ports).To(ContainElement(HaveKeyWithValue("name", endpoints[0].(map[string]any)["port"])))
+	// job="fledge", which the alerts and the dashboard select on, comes from this label.
+	jobLabel, _, _ := unstructured.NestedString(sm.Object, "spec", "jobLabel")
+	g.Expect(svc.GetLabels()).To(HaveKeyWithValue(jobLabel, "fledge"))
+
+	binding := find(objs, "ClusterRoleBinding", "fledge-metrics-reader")
+	g.Expect(binding.Object["roleRef"]).To(HaveKeyWithValue("name", "fledge-metrics-reader"))
+
+	dashboard := find(objs, "ConfigMap", "fledge-dashboard")
+	data, _, _ := unstructured.NestedStringMap(dashboard.Object, "data")
+	var parsed map[string]any
+	g.Expect(json.Unmarshal([]byte(data["fledge.json"]), &parsed)).To(Succeed())
+	g.Expect(parsed).To(HaveKeyWithValue("uid", "fledge"))
+}

@@ -1,0 +1,121 @@
+// Package install_test checks Fledge's installation manifests: config/ (kustomize), the Helm
+// chart of config/helm/fledge and the monitoring of config/prometheus. The plain tests render
+// them and read what comes out; the Ginkgo specs apply config/default to a real control plane
+// and run the manager binary with nothing but the rights of its ServiceAccount.
+package install_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"fledge.dev/fledge/test/cluster"
+)
+
+func TestInstall(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Install")
+}
+
+var (
+	stack     *cluster.Cluster
+	k8s       client.Client
+	clientset *kubernetes.Clientset
+	// work is the suite's folder inside the stack's, removed with it: the processes the
+	// suite starts name it on their command line, so that the harness's reaper finds them.
+	work string
+	// managerBinary is cmd/manager, built by the suite.
+	managerBinary string
+)
+
+var _ = BeforeSuite(func(ctx context.Context) {
+	ctrl.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
+	root, err := cluster.RepoRoot()
+	Expect(err).NotTo(HaveOccurred())
+
+	// The binary the image ships, so that main.go's wiring (flags, leader election, the
+	// metrics filter) is what runs. It builds while the control plane starts; with the
+	// settings of this test binary, so that the build cache serves most of it.
+	dir, err := os.MkdirTemp("", "fledge-install-")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(os.RemoveAll, dir)
+	managerBinary = filepath.Join(dir, "fledge-manager")
+	built := make(chan error, 1)
+	go func() {
+		build := exec.Command("go", "build", "-o", managerBinary, "./cmd/manager")
+		build.Dir = root
+		out, err := build.CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("go build ./cmd/manager: %w\n%s", err, out)
+		}
+		built <- err
+	}()
+
+	stack, err = cluster.Start(ctx, cluster.Options{Workloads: true})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(stack.Stop)
+	k8s = stack.Client
+	clientset, err = kubernetes.NewForConfig(stack.Config)
+	Expect(err).NotTo(HaveOccurred())
+	work = filepath.Join(stack.Dir, "install")
+	Expect(os.MkdirAll(work, 0o700)).To(Succeed())
+	Eventually(built).WithContext(ctx).WithTimeout(9 * time.Minute).Should(Receive(Succeed()))
+}, NodeTimeout(10*time.Minute))
+
+// kubectl runs the pinned kubectl as the cluster's administrator, with stdin.
+func kubectl(ctx context.Context, stdin []byte, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, stack.Assets.Kubectl(), append([]string{"--kubeconfig=" + stack.KubeconfigPath}, args...)...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("kubectl %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	// kubectl prints Pod Security and deprecation warnings on stderr.
+	return stdout.String() + stderr.String(), nil
+}
+
+// serviceAccountToken asks the API server for a token of a ServiceAccount (TokenRequest),
+// as the kubelet does for a pod.
+func serviceAccountToken(ctx context.Context, namespace, name string) string {
+	GinkgoHelper()
+	tr, err := clientset.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
+	}, metav1.CreateOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	return tr.Status.Token
+}
+
+// writeKubeconfig writes a kubeconfig that reaches the API server with token, and nothing
+// else: no client certificate, no impersonation.
+func writeKubeconfig(path, token string) {
+	GinkgoHelper()
+	server := stack.Config.Host
+	if !strings.Contains(server, "://") {
+		server = "https://" + server
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: stack.Config.CAData}
+	cfg.AuthInfos["token"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["token"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "token"}
+	cfg.CurrentContext = "token"
+	Expect(clientcmd.WriteToFile(*cfg, path)).To(Succeed())
+}
