@@ -65,6 +65,6 @@ var _ = Describe("manual control through status.request", func() {
 		handled := a.request(ctx, fledgev1alpha1.RequestPromote)
 		Expect(handled.Accepted).To(BeFalse())
 		Expect(handled.Message).To(ContainSubstring("no rollout is in progress"))
-		Expect(a.eventReasons(ctx)).To(ContainElement("RequestRejected"))
+		Eventually(a.eventReasons).WithContext(ctx).Should(ContainElement("RequestRejected"))
 	})
 })

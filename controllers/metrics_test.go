@@ -99,6 +99,6 @@ var _ = Describe("a canary judged on Prometheus", Ordered, func() {
 		Expect(cond.Status).To(Equal(metav1.ConditionFalse))
 		Expect(cond.Reason).To(Equal(analysis.ReasonQueryRejected))
 		Expect(cond.Message).To(ContainSubstring(`"sum(rate(istio_requests_total{namespace=\"` + a.ns + `\"}[1s]"`))
-		Expect(a.eventReasons(ctx)).To(ContainElement("Aborted"))
+		Eventually(a.eventReasons).WithContext(ctx).Should(ContainElement("Aborted"))
 	})
 })

@@ -44,7 +44,7 @@ var _ = Describe("a new Canary", func() {
 		var dr istionetworkingv1.DestinationRule
 		Expect(k8s.Get(ctx, a.key(), &dr)).To(Succeed())
 		Expect(dr.Spec.Subsets).To(HaveLen(2))
-		Expect(a.eventReasons(ctx)).To(ContainElement("Initialized"))
+		Eventually(a.eventReasons).WithContext(ctx).Should(ContainElement("Initialized"))
 	})
 })
 
@@ -62,7 +62,7 @@ var _ = Describe("a new revision", func() {
 		Expect(a.deployment(ctx, "web-primary").Spec.Template.Spec.Containers[0].Image).To(Equal("example.com/web:v2"))
 		Expect(*a.deployment(ctx, "web-canary").Spec.Replicas).To(BeZero())
 		Expect(*a.deployment(ctx, "web").Spec.Replicas).To(BeZero())
-		Expect(a.eventReasons(ctx)).To(ContainElements("RolloutStarted", "Advanced", "Promoting", "Promoted"))
+		Eventually(a.eventReasons).WithContext(ctx).Should(ContainElements("RolloutStarted", "Advanced", "Promoting", "Promoted"))
 
 		By("taking one step per interval")
 		// Seen through a watch, so each step carries the latency of its own writes.
@@ -83,7 +83,7 @@ var _ = Describe("a new revision", func() {
 		Eventually(func() int32 { return a.virtualService(ctx).Spec.Http[0].Route[0].Weight }).WithContext(ctx).Should(Equal(int32(100)))
 		Eventually(func() int32 { return *a.deployment(ctx, "web-canary").Spec.Replicas }).WithContext(ctx).Should(BeZero())
 		Expect(a.deployment(ctx, "web-primary").Spec.Template.Spec.Containers[0].Image).To(Equal("example.com/web:v1"))
-		Expect(a.eventReasons(ctx)).To(ContainElements("Halted", "Aborted"))
+		Eventually(a.eventReasons).WithContext(ctx).Should(ContainElements("Halted", "Aborted"))
 
 		By("starting afresh on the next revision")
 		checks.script(a.canary, analysis.Result{Verdict: analysis.Pass})
@@ -105,7 +105,7 @@ var _ = Describe("a new revision", func() {
 		Expect(c.Status.LastPromotedRevision).NotTo(Equal(first))
 		Expect(weights.sequence()).To(HaveExactElements("60/40", "100/0", "80/20", "60/40", "40/60", "20/80", "0/100", "100/0"))
 		Expect(a.deployment(ctx, "web-primary").Spec.Template.Spec.Containers[0].Image).To(Equal("example.com/web:v3"))
-		Expect(a.eventReasons(ctx)).To(ContainElement("RolloutRestarted"))
+		Eventually(a.eventReasons).WithContext(ctx).Should(ContainElement("RolloutRestarted"))
 	})
 })
 

@@ -158,6 +158,10 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
 	})
 
+	It("runs the binary the image ships: static, with no C library to load", func() {
+		Expect(isStatic(managerBinary)).To(BeTrue())
+	})
+
 	It("answers the probes of its Deployment", func() {
 		containers, _, _ := unstructured.NestedSlice(deployment.Object, "spec", "template", "spec", "containers")
 		for _, probe := range []string{"livenessProbe", "readinessProbe"} {

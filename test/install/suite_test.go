@@ -52,16 +52,17 @@ var _ = BeforeSuite(func(ctx context.Context) {
 	Expect(err).NotTo(HaveOccurred())
 
 	// The binary the image ships, so that main.go's wiring (flags, leader election, the
-	// metrics filter) is what runs. It builds while the control plane starts; with the
-	// settings of this test binary, so that the build cache serves most of it.
+	// metrics filter) is what runs, built as the Dockerfile builds it (imageBuild). It builds
+	// while the control plane starts.
 	dir, err := os.MkdirTemp("", "fledge-install-")
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(os.RemoveAll, dir)
 	managerBinary = filepath.Join(dir, "fledge-manager")
 	built := make(chan error, 1)
 	go func() {
-		build := exec.Command("go", "build", "-o", managerBinary, "./cmd/manager")
+		build := exec.Command("go", append(append([]string{"build"}, imageBuild.flags...), "-o", managerBinary, "./cmd/manager")...)
 		build.Dir = root
+		build.Env = append(os.Environ(), imageBuild.env...)
 		out, err := build.CombinedOutput()
 		if err != nil {
 			err = fmt.Errorf("go build ./cmd/manager: %w\n%s", err, out)
