@@ -152,7 +152,7 @@ var _ = Describe("Slack notifications", func() {
 			Expect(msgs).To(HaveLen(1))
 			return msgs[0]
 		}
-		Eventually(func() []fakeslack.Message { return rolloutMessages(channel, rolloutID) }).WithContext(ctx).Should(HaveLen(1))
+		Eventually(func() []fakeslack.Message { return rolloutMessages(channel, rolloutID) }).WithContext(ctx).WithTimeout(30 * time.Second).Should(HaveLen(1))
 
 		By("stopping the manager while Slack has applied an update but not answered it")
 		// Slack did the work and the manager never learnt it: the window between a send and
@@ -191,7 +191,7 @@ var _ = Describe("Slack notifications", func() {
 		a.setImage(ctx, "example.com/web:v2")
 		a.waitWeight(ctx, 20)
 		rolloutID := rolloutIDOf(a.get(ctx))
-		Eventually(func() []fakeslack.Message { return rolloutMessages(channel, rolloutID) }).WithContext(ctx).Should(HaveLen(1))
+		Eventually(func() []fakeslack.Message { return rolloutMessages(channel, rolloutID) }).WithContext(ctx).WithTimeout(30 * time.Second).Should(HaveLen(1))
 
 		By("answering 500 while a check fails")
 		serverError := fakeslack.Fault{Status: http.StatusInternalServerError}
@@ -281,8 +281,12 @@ var _ = Describe("Slack notifications", func() {
 		a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
 
 		By("taking each step an interval after the previous one")
-		times := steps.times()
-		Expect(times).To(HaveLen(5), "steps 1 to 4, and the promotion")
+		// The watch behind steps sees the promotion a moment after waitPhase saw its end.
+		var times []time.Time
+		Eventually(func() []time.Time {
+			times = steps.times()
+			return times
+		}).WithContext(ctx).Should(HaveLen(5), "steps 1 to 4, and the promotion")
 		for i := 1; i < len(times); i++ {
 			Expect(times[i].Sub(times[i-1])).To(BeNumerically("~", interval, time.Second), "step %d", i+1)
 		}

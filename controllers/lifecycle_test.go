@@ -148,10 +148,14 @@ var _ = Describe("suspend and skipAnalysis", func() {
 		a := newApp(ctx, withInterval(time.Second))
 		a.setImage(ctx, "example.com/web:v2")
 		a.waitWeight(ctx, 20)
-		c := a.get(ctx)
-		c.Spec.Suspend = true
-		Expect(k8s.Update(ctx, c)).To(Succeed())
-		Eventually(func() string { return a.get(ctx).Status.Message }).WithContext(ctx).Should(ContainSubstring("suspended"))
+		// The rollout writes the status each interval, which makes an update of an older read
+		// conflict: read again and retry, as setImage does.
+		Eventually(func() error {
+			c := a.get(ctx)
+			c.Spec.Suspend = true
+			return k8s.Update(ctx, c)
+		}).WithContext(ctx).Should(Succeed())
+		Eventually(func() string { return a.get(ctx).Status.Message }).WithContext(ctx).WithTimeout(30 * time.Second).Should(ContainSubstring("suspended"))
 		held := a.get(ctx).Status.CanaryWeight
 		Consistently(func() int32 { return a.get(ctx).Status.CanaryWeight }).WithContext(ctx).WithTimeout(3 * time.Second).Should(Equal(held))
 	})
@@ -176,9 +180,13 @@ var _ = Describe("a reconcile with nothing to do", func() {
 			}
 			return append(out, a.deployment(ctx, "web-primary").ResourceVersion)
 		}
-		// Let the Deployment controllers settle the status of the primary and the target.
-		time.Sleep(2 * time.Second)
-		before := versions()
+		// Let the Deployment controllers settle the status of the primary and the target: wait
+		// until nothing has changed for 2s, rather than for 2s whatever happens in them.
+		var before []string
+		Eventually(func(g Gomega) {
+			before = versions()
+			g.Consistently(versions).WithContext(ctx).WithTimeout(2 * time.Second).Should(Equal(before))
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 
 		By("waking the canary with changes that do not concern it")
 		for i := range 3 {

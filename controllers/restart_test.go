@@ -30,6 +30,7 @@ var _ = Describe("a controller restart", func() {
 		record()
 		manager.stop()
 		time.Sleep(interval / 2)
+		restarted := time.Now()
 		manager = startManager()
 
 		By("stopping it at the third step, for longer than an interval")
@@ -51,7 +52,11 @@ var _ = Describe("a controller restart", func() {
 
 		Eventually(weights.sequence).Should(Equal([]string{"100/0", "80/20", "60/40", "40/60", "20/80", "0/100", "100/0"}))
 		Expect(stepTimes).To(HaveLen(4))
-		Expect(stepTimes[2].Sub(stepTimes[1])).To(BeNumerically("~", interval, 500*time.Millisecond),
+		// The step falls due while the new manager starts, which takes its own time on a busy
+		// machine: it is taken at its due time, or as soon as the new manager runs, not an
+		// interval after the restart as it would be if the restart had forgotten its due time.
+		Expect(stepTimes[2].Sub(stepTimes[1])).To(BeNumerically(">=", interval-500*time.Millisecond))
+		Expect(stepTimes[2].Sub(restarted)).To(BeNumerically("<", interval),
 			"a restart within the interval keeps the step's due time")
 		Expect(stepTimes[3].Sub(stepTimes[2])).To(BeNumerically("~", interval, 500*time.Millisecond))
 		Expect(stepTimes[4].Sub(stepTimes[3])).To(BeNumerically(">=", interval+time.Second),

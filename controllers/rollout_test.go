@@ -103,7 +103,8 @@ var _ = Describe("a new revision", func() {
 		a.setImage(ctx, "example.com/web:v3")
 		c := a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
 		Expect(c.Status.LastPromotedRevision).NotTo(Equal(first))
-		Expect(weights.sequence()).To(HaveExactElements("60/40", "100/0", "80/20", "60/40", "40/60", "20/80", "0/100", "100/0"))
+		// The watch delivers the last split a moment after the status says Succeeded.
+		Eventually(weights.sequence).WithContext(ctx).Should(HaveExactElements("60/40", "100/0", "80/20", "60/40", "40/60", "20/80", "0/100", "100/0"))
 		Expect(a.deployment(ctx, "web-primary").Spec.Template.Spec.Containers[0].Image).To(Equal("example.com/web:v3"))
 		Eventually(a.eventReasons).WithContext(ctx).Should(ContainElement("RolloutRestarted"))
 	})
@@ -139,6 +140,6 @@ var _ = Describe("an A/B test by header", func() {
 		c := a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
 		Expect(c.Status.Iterations).To(Equal(int32(2)))
 		Expect(a.virtualService(ctx).Spec.Http).To(HaveLen(1), "the A/B route is removed")
-		Expect(weights.sequence()).To(Equal([]string{"100/0", "0/100", "100/0"}))
+		Eventually(weights.sequence).WithContext(ctx).Should(Equal([]string{"100/0", "0/100", "100/0"}))
 	})
 })

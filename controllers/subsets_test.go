@@ -72,7 +72,8 @@ var _ = Describe("a Canary on the user's own subsets", func() {
 		a := &app{ns: ns, name: "shop"}
 		a.canary = canaryFor("v2")
 		Expect(k8s.Create(ctx, a.canary)).To(Succeed())
-		Eventually(func() error { return k8s.Get(ctx, a.key(), &istionetworkingv1.VirtualService{}) }).WithContext(ctx).Should(Succeed())
+		// Two reconciles away (the finalizer, then the routes): more than Eventually's default second on a busy machine.
+		Eventually(func() error { return k8s.Get(ctx, a.key(), &istionetworkingv1.VirtualService{}) }).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 		weights := a.recordWeights()
 
 		c := a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)

@@ -31,6 +31,10 @@ import (
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Everything here is asynchronous on a shared, sometimes busy machine: a wait that does
+	// not say how long gets half a minute, not Gomega's one second.
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 	RunSpecs(t, "Canary controller")
 }
 

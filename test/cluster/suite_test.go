@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -12,6 +13,10 @@ import (
 
 func TestCluster(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Everything here is asynchronous on a shared, sometimes busy machine: a wait that does
+	// not say how long gets half a minute, not Gomega's one second.
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 	RunSpecs(t, "Local control plane")
 }
 

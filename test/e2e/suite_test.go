@@ -26,6 +26,10 @@ import (
 
 func TestEndToEnd(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Everything here is asynchronous on a shared, sometimes busy machine: a wait that does
+	// not say how long gets half a minute, not Gomega's one second.
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 	RunSpecs(t, "Fledge end to end")
 }
 

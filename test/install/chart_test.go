@@ -171,7 +171,7 @@ func TestChartDefaults(t *testing.T) {
 		"--health-probe-bind-address": ":8081",
 		"--zap-log-level":             "info",
 		"--prometheus-address":        "http://prometheus.istio-system:9090",
-		"--max-concurrent-reconciles": "4",
+		"--max-concurrent-reconciles": "16",
 		"--kube-api-qps":              "50",
 		"--kube-api-burst":            "100",
 		"--notification-timeout":      "10m",

@@ -27,7 +27,9 @@ var _ = Describe("waiting for a rollout", func() {
 	}
 
 	It("ends with status 0 when the rollout succeeds", func(ctx context.Context) {
-		a := newApp(ctx, newNamespace(ctx, ""), "web")
+		// status must be reading before step 3 to print step 2: steps two seconds apart leave
+		// room for kubectl and the plugin to start on a busy machine.
+		a := newApp(ctx, newNamespace(ctx, ""), "web", withInterval(2*time.Second))
 		a.setImage(ctx, "example.com/web:v2")
 		a.waitPhase(ctx, fledgev1alpha1.PhaseProgressing)
 
