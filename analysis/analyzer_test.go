@@ -74,7 +74,8 @@ var _ = Describe("the built-in checks", func() {
 	It("fail a canary whose success rate is below the minimum", func(ctx context.Context) {
 		r := analyzerWith(prom.URL).Check(ctx, canaryIn(erroring, successRate(atLeast(99))))
 		Expect(r.Verdict).To(Equal(analysis.Fail))
-		Expect(*r.Metrics[0].Value).To(BeNumerically("~", 90, 6))
+		// 10 % of about 200 requests fail at random: a binomial spread of about 2 points.
+		Expect(*r.Metrics[0].Value).To(BeNumerically("~", 90, 8))
 		Expect(r.Message).To(MatchRegexp(`success-rate: \d+(\.\d+)? is below the minimum 99`))
 	})
 
@@ -122,11 +123,14 @@ var _ = Describe("a MetricTemplate", func() {
 
 	It("renders its query with the canary's variables", func(ctx context.Context) {
 		t := template("rps", `sum(rate(istio_requests_total{destination_workload_namespace="{{ .Namespace }}",destination_workload="{{ .Workload }}",response_code=~"{{ .Variables.codes }}"}[{{ .Interval }}]))`, provider())
-		m := fromTemplate("rps", atLeast(15))
+		m := fromTemplate("rps", atLeast(10))
 		m.TemplateVariables = map[string]string{"codes": "2.."}
 		r := analyzerWith(prom.URL, t).Check(ctx, canaryIn(healthy, m))
 		Expect(r.Verdict).To(Equal(analysis.Pass), r.Message)
-		Expect(*r.Metrics[0].Value).To(BeNumerically("~", 20, 3))
+		// The healthy workload serves 20 requests per second; a query that rendered wrong
+		// would select nothing. rate() over a 10 s window moves with late scrapes on a busy
+		// machine, hence the wide margin.
+		Expect(*r.Metrics[0].Value).To(BeNumerically("~", 20, 8))
 	})
 
 	It("that Prometheus rejects fails, quoting the query", func(ctx context.Context) {
