@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -125,12 +126,21 @@ var _ = Describe("a MetricTemplate", func() {
 		t := template("rps", `sum(rate(istio_requests_total{destination_workload_namespace="{{ .Namespace }}",destination_workload="{{ .Workload }}",response_code=~"{{ .Variables.codes }}"}[{{ .Interval }}]))`, provider())
 		m := fromTemplate("rps", atLeast(10))
 		m.TemplateVariables = map[string]string{"codes": "2.."}
-		r := analyzerWith(prom.URL, t).Check(ctx, canaryIn(healthy, m))
+		// Judged at a fixed instant, so that the same query written out by hand, asked for the
+		// same instant, must give the very same value.
+		at := time.Now().Add(-time.Second)
+		a := analyzerWith(prom.URL, t)
+		a.Clock = clocktesting.NewFakePassiveClock(at)
+		r := a.Check(ctx, canaryIn(healthy, m))
 		Expect(r.Verdict).To(Equal(analysis.Pass), r.Message)
-		// The healthy workload serves 20 requests per second; a query that rendered wrong
-		// would select nothing. rate() over a 10 s window moves with late scrapes on a busy
-		// machine, hence the wide margin.
-		Expect(*r.Metrics[0].Value).To(BeNumerically("~", 20, 8))
+		q, err := analysis.NewPrometheus(analysis.PrometheusOptions{Address: prom.URL})
+		Expect(err).NotTo(HaveOccurred())
+		want, err := q.Query(ctx, `sum(rate(istio_requests_total{destination_workload_namespace="healthy",destination_workload="web-canary",response_code=~"2.."}[10s]))`, at)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(*r.Metrics[0].Value).To(Equal(want))
+		// The healthy canary serves 20 requests per second; rate() over 10 s reads less when
+		// scrapes run late on a busy machine.
+		Expect(want).To(BeNumerically("~", 20, 8))
 	})
 
 	It("that Prometheus rejects fails, quoting the query", func(ctx context.Context) {
