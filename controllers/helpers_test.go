@@ -12,13 +12,13 @@ import (
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/canarytest"
 )
 
 // app is a Deployment with its Canary, in a namespace of its own.
@@ -98,37 +98,19 @@ func newAppIn(ctx context.Context, namespace string, opts ...appOption) *app {
 func (a *app) key() client.ObjectKey { return client.ObjectKey{Namespace: a.ns, Name: a.name} }
 
 func (a *app) get(ctx context.Context) *fledgev1alpha1.Canary {
-	GinkgoHelper()
-	c := &fledgev1alpha1.Canary{}
-	Expect(k8s.Get(ctx, a.key(), c)).To(Succeed())
-	return c
+	return canarytest.Get(ctx, k8s, a.key())
 }
 
 func (a *app) waitPhase(ctx context.Context, phase fledgev1alpha1.CanaryPhase) *fledgev1alpha1.Canary {
-	GinkgoHelper()
-	var c *fledgev1alpha1.Canary
-	Eventually(func(g Gomega) {
-		c = &fledgev1alpha1.Canary{}
-		g.Expect(k8s.Get(ctx, a.key(), c)).To(Succeed())
-		g.Expect(c.Status.Phase).To(Equal(phase), "status: %s", c.Status.Message)
-	}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(100 * time.Millisecond).Should(Succeed())
-	return c
+	return canarytest.WaitPhase(ctx, k8s, a.key(), phase)
 }
 
 func (a *app) waitWeight(ctx context.Context, weight int32) {
-	GinkgoHelper()
-	Eventually(func(g Gomega) {
-		g.Expect(a.get(ctx).Status.CanaryWeight).To(Equal(weight))
-	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(50 * time.Millisecond).Should(Succeed())
+	canarytest.WaitWeight(ctx, k8s, a.key(), weight)
 }
 
 func (a *app) setImage(ctx context.Context, image string) {
-	GinkgoHelper()
-	Eventually(func() error {
-		d := a.deployment(ctx, a.name)
-		d.Spec.Template.Spec.Containers[0].Image = image
-		return k8s.Update(ctx, d)
-	}).WithContext(ctx).Should(Succeed())
+	canarytest.SetImage(ctx, k8s, a.key(), image)
 }
 
 func (a *app) deployment(ctx context.Context, name string) *appsv1.Deployment {
@@ -167,16 +149,7 @@ func (a *app) virtualService(ctx context.Context) *istionetworkingv1.VirtualServ
 
 // eventReasons lists the reasons of the events about the Canary, oldest first.
 func (a *app) eventReasons(ctx context.Context) []string {
-	GinkgoHelper()
-	var list eventsv1.EventList
-	Expect(k8s.List(ctx, &list, client.InNamespace(a.ns))).To(Succeed())
-	var reasons []string
-	for _, e := range list.Items {
-		if e.Regarding.Kind == "Canary" && e.Regarding.Name == a.name {
-			reasons = append(reasons, e.Reason)
-		}
-	}
-	return reasons
+	return canarytest.EventReasons(ctx, k8s, a.key())
 }
 
 // split is the primary and canary weights of the VirtualService at one moment.

@@ -12,7 +12,6 @@ import (
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
@@ -20,6 +19,7 @@ import (
 
 	"fledge.dev/fledge/analysis"
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/canarytest"
 	"fledge.dev/fledge/test/meshsim"
 )
 
@@ -111,21 +111,11 @@ func (a *app) release(ctx context.Context, v version) {
 }
 
 func (a *app) get(ctx context.Context) *fledgev1alpha1.Canary {
-	GinkgoHelper()
-	c := &fledgev1alpha1.Canary{}
-	Expect(k8s.Get(ctx, client.ObjectKeyFromObject(a.canary), c)).To(Succeed())
-	return c
+	return canarytest.Get(ctx, k8s, client.ObjectKeyFromObject(a.canary))
 }
 
 func (a *app) waitPhase(ctx context.Context, phase fledgev1alpha1.CanaryPhase) *fledgev1alpha1.Canary {
-	GinkgoHelper()
-	var c *fledgev1alpha1.Canary
-	Eventually(func(g Gomega) {
-		c = &fledgev1alpha1.Canary{}
-		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(a.canary), c)).To(Succeed())
-		g.Expect(c.Status.Phase).To(Equal(phase), "%s", c.Status.Message)
-	}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(200 * time.Millisecond).Should(Succeed())
-	return c
+	return canarytest.WaitPhase(ctx, k8s, client.ObjectKeyFromObject(a.canary), phase)
 }
 
 // served sends n real requests through the simulator and counts who served them.
@@ -180,14 +170,7 @@ func (a *app) requests(ctx context.Context, workload, codes string) float64 {
 }
 
 func (a *app) eventReasons(ctx context.Context) []string {
-	GinkgoHelper()
-	var list eventsv1.EventList
-	Expect(k8s.List(ctx, &list, client.InNamespace(a.ns))).To(Succeed())
-	var reasons []string
-	for _, e := range list.Items {
-		reasons = append(reasons, e.Reason)
-	}
-	return reasons
+	return canarytest.EventReasons(ctx, k8s, client.ObjectKeyFromObject(a.canary))
 }
 
 func ptr[T any](v T) *T { return &v }

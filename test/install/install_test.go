@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/canarytest"
 	"fledge.dev/fledge/test/cluster"
 	"fledge.dev/fledge/test/fakeslack"
 )
@@ -551,25 +552,11 @@ func target(ns, name string, change func(*corev1.PodSpec)) *appsv1.Deployment {
 
 // release changes the image of the target: a new revision to roll out.
 func release(ctx context.Context, ns, name, image string) {
-	GinkgoHelper()
-	Eventually(func() error {
-		d := &appsv1.Deployment{}
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
-			return err
-		}
-		d.Spec.Template.Spec.Containers[0].Image = image
-		return k8s.Update(ctx, d)
-	}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+	canarytest.SetImage(ctx, k8s, client.ObjectKey{Namespace: ns, Name: name}, image)
 }
 
 func waitPhase(ctx context.Context, ns, name string, phase fledgev1alpha1.CanaryPhase) *fledgev1alpha1.Canary {
-	GinkgoHelper()
-	c := &fledgev1alpha1.Canary{}
-	Eventually(func(g Gomega) {
-		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
-		g.Expect(c.Status.Phase).To(Equal(phase), "%s", c.Status.Message)
-	}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(200 * time.Millisecond).Should(Succeed())
-	return c
+	return canarytest.WaitPhase(ctx, k8s, client.ObjectKey{Namespace: ns, Name: name}, phase)
 }
 
 func isConfigMap(obj client.Object) bool {

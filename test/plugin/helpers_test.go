@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/canarytest"
 )
 
 // result is what one run of kubectl printed and how it ended.
@@ -134,41 +135,20 @@ func newApp(ctx context.Context, ns, name string, opts ...appOption) *app {
 func (a *app) key() client.ObjectKey { return client.ObjectKey{Namespace: a.ns, Name: a.name} }
 
 func (a *app) get(ctx context.Context) *fledgev1alpha1.Canary {
-	GinkgoHelper()
-	c := &fledgev1alpha1.Canary{}
-	Expect(k8s.Get(ctx, a.key(), c)).To(Succeed())
-	return c
+	return canarytest.Get(ctx, k8s, a.key())
 }
 
 func (a *app) waitPhase(ctx context.Context, phase fledgev1alpha1.CanaryPhase) *fledgev1alpha1.Canary {
-	GinkgoHelper()
-	var c *fledgev1alpha1.Canary
-	Eventually(func(g Gomega) {
-		c = &fledgev1alpha1.Canary{}
-		g.Expect(k8s.Get(ctx, a.key(), c)).To(Succeed())
-		g.Expect(c.Status.Phase).To(Equal(phase), "status: %s", c.Status.Message)
-	}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(100 * time.Millisecond).Should(Succeed())
-	return c
+	return canarytest.WaitPhase(ctx, k8s, a.key(), phase)
 }
 
 func (a *app) waitWeight(ctx context.Context, weight int32) {
-	GinkgoHelper()
-	Eventually(func(g Gomega) {
-		g.Expect(a.get(ctx).Status.CanaryWeight).To(Equal(weight))
-	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(50 * time.Millisecond).Should(Succeed())
+	canarytest.WaitWeight(ctx, k8s, a.key(), weight)
 }
 
 // setImage changes the target's image, which starts a rollout.
 func (a *app) setImage(ctx context.Context, image string) {
-	GinkgoHelper()
-	Eventually(func() error {
-		d := &appsv1.Deployment{}
-		if err := k8s.Get(ctx, a.key(), d); err != nil {
-			return err
-		}
-		d.Spec.Template.Spec.Containers[0].Image = image
-		return k8s.Update(ctx, d)
-	}).WithContext(ctx).Should(Succeed())
+	canarytest.SetImage(ctx, k8s, a.key(), image)
 }
 
 // startRollout changes the image and waits until the canary gets traffic (step 1).
