@@ -6,7 +6,8 @@ import (
 )
 
 // FuzzRenderQuery feeds user-written query templates to the renderer: whatever the text, it
-// returns a query or an error, never panics, and never leaves template syntax in a query.
+// returns a query or an error and never panics; text without template actions comes back
+// as it was.
 func FuzzRenderQuery(f *testing.F) {
 	for _, seed := range []string{
 		`sum(rate(istio_requests_total{destination_workload="{{ .Workload }}"}[{{ .Interval }}]))`,

@@ -119,7 +119,12 @@ func TestBotMessagesNeverHoldTheToken(t *testing.T) {
 	bot := newBot(t, fake, BotConfig{Token: secretToken})
 	thread := send(t, bot, note(Started, "n1"), nil)
 	send(t, bot, note(Aborted, "n2"), thread)
-	for _, m := range append(fake.TopLevel(), fake.Replies(thread.TS)...) {
+	messages := append(fake.TopLevel(), fake.Replies(thread.TS)...)
+	// The rollout message and the Aborted reply: with none, the loop below would check nothing.
+	if len(messages) != 2 {
+		t.Fatalf("%d messages, want the rollout message and its Aborted reply: %+v", len(messages), messages)
+	}
+	for _, m := range messages {
 		if strings.Contains(m.Text+m.Blocks+fmt.Sprint(m.Metadata), secretToken) {
 			t.Errorf("a message holds the token: %+v", m)
 		}

@@ -44,10 +44,13 @@ func TestConfigRefsFindsEveryKindOfReferenceOnce(t *testing.T) {
 func TestRenameConfigRefsRenamesEveryReference(t *testing.T) {
 	spec := podSpecWithEveryReference()
 	RenameConfigRefs(&spec, func(_ ConfigKind, name string) string { return PrimaryConfigName(name) })
-	for _, ref := range ConfigRefs(&spec) {
-		if ref.Name[len(ref.Name)-len("-primary"):] != "-primary" {
-			t.Errorf("%s %s was not renamed", ref.Kind, ref.Name)
-		}
+	// Every one of the 7 references, and nothing else, carries the new name.
+	want := []ConfigRef{
+		{KindConfigMap, "init-cm-primary"}, {KindConfigMap, "proj-cm-primary"}, {KindConfigMap, "vol-cm-primary"},
+		{KindSecret, "env-secret-primary"}, {KindSecret, "envfrom-secret-primary"}, {KindSecret, "proj-secret-primary"}, {KindSecret, "vol-secret-primary"},
+	}
+	if got := ConfigRefs(&spec); !reflect.DeepEqual(got, want) {
+		t.Errorf("after renaming got %v\nwant %v", got, want)
 	}
 }
 

@@ -17,11 +17,17 @@ func TestCopiesNeverMatchTheTargetSelector(t *testing.T) {
 		if podLabels["app"] != "web-"+string(role) || podLabels["team"] != "a" {
 			t.Errorf("%s labels: %v", role, podLabels)
 		}
-		targetSel, _ := metav1.LabelSelectorAsSelector(target)
+		targetSel, err := metav1.LabelSelectorAsSelector(target)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if targetSel.Matches(labels.Set(podLabels)) {
 			t.Errorf("the target's selector matches the %s pods", role)
 		}
-		own, _ := metav1.LabelSelectorAsSelector(selector)
+		own, err := metav1.LabelSelectorAsSelector(selector)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if !own.Matches(labels.Set(podLabels)) {
 			t.Errorf("the %s selector does not match its own pods", role)
 		}
@@ -29,7 +35,15 @@ func TestCopiesNeverMatchTheTargetSelector(t *testing.T) {
 		if role == Primary {
 			other = Canary
 		}
-		otherLabels, _, _ := PodLabels(map[string]string{"app": "web"}, target, "web", other)
+		// An error would leave otherLabels empty, which no selector matches: the check below
+		// would then pass without comparing anything.
+		otherLabels, _, err := PodLabels(map[string]string{"app": "web"}, target, "web", other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if otherLabels["app"] != "web-"+string(other) {
+			t.Fatalf("%s labels: %v", other, otherLabels)
+		}
 		if own.Matches(labels.Set(otherLabels)) {
 			t.Errorf("the %s selector matches the %s pods", role, other)
 		}

@@ -43,15 +43,18 @@ func TestKustomizeDefault(t *testing.T) {
 		"Deployment fledge-system/fledge-manager",
 	))
 	// Every binding names a role of the render and the manager's ServiceAccount.
+	bindings := 0
 	for _, o := range objs {
 		if o.GetKind() != "ClusterRoleBinding" && o.GetKind() != "RoleBinding" {
 			continue
 		}
+		bindings++
 		kind, _, _ := unstructured.NestedString(o.Object, "roleRef", "kind")
 		name, _, _ := unstructured.NestedString(o.Object, "roleRef", "name")
 		g.Expect(find(objs, kind, name)).NotTo(BeNil(), "%s %s binds %s %s, which config/default lacks", o.GetKind(), o.GetName(), kind, name)
 		g.Expect(o.Object["subjects"]).To(ConsistOf(map[string]any{"kind": "ServiceAccount", "name": "fledge-manager", "namespace": "fledge-system"}), o.GetName())
 	}
+	g.Expect(bindings).To(Equal(3), "the manager's, the leader election's and the metrics review's bindings")
 	d := find(objs, "Deployment", "fledge-manager")
 	sa, _, _ := unstructured.NestedString(d.Object, "spec", "template", "spec", "serviceAccountName")
 	g.Expect(sa).To(Equal("fledge-manager"))
