@@ -69,8 +69,7 @@ func parseFlags() (options, error) {
 	}
 	if o.nodes == 0 {
 		// A primary, a canary and a surge pod per app at most, on nodes of 1000 pods each, with
-		// some room. Few nodes: with more than about five, the harness's node setup can lose a
-		// race with kwok (a conflict on "untaint node"; startStack retries it).
+		// some room.
 		o.nodes = max(3, (3*o.apps+899)/900)
 	}
 	return o, nil

@@ -6,21 +6,18 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
+
+	"fledge.dev/fledge/test/cluster"
 )
 
 // managerProcess is the Fledge manager binary, run as a subprocess against the local stack.
 type managerProcess struct {
-	cmd        *exec.Cmd
+	*cluster.Process
 	logPath    string
 	metricsURL string
-	exited     chan struct{}
-	waitErr    error
 }
 
 func startManager(opts options, kubeconfig, outDir string) (*managerProcess, error) {
@@ -35,13 +32,11 @@ func startManager(opts options, kubeconfig, outDir string) (*managerProcess, err
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(outDir, "manager.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, fmt.Errorf("create the manager's log: %w", err)
-	}
 	metricsAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	args := []string{
+		// The stack's kubeconfig names the stack's folder: the stack's reaper kills the
+		// manager should the bench die without cleaning up.
+		"--kubeconfig=" + kubeconfig,
 		// Plain HTTP on loopback: the bench scrapes without credentials.
 		"--metrics-bind-address=" + metricsAddr,
 		"--metrics-secure=false",
@@ -56,36 +51,15 @@ func startManager(opts options, kubeconfig, outDir string) (*managerProcess, err
 	if opts.workers > 0 {
 		args = append(args, "--max-concurrent-reconciles="+strconv.Itoa(opts.workers))
 	}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(withoutEnv(os.Environ(), "KUBECONFIG"), "KUBECONFIG="+kubeconfig)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// A group of its own, so that Ctrl-C reaches only the bench, which stops the manager
-	// after its last scrape; the kernel kills it should the bench die without cleaning up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start the manager %s: %w", path, err)
+	// A process group of its own, so that Ctrl-C reaches only the bench, which stops the
+	// manager after its last scrape.
+	proc, err := cluster.StartProcess(outDir, "manager", path, args...)
+	if err != nil {
+		return nil, err
 	}
-	m := &managerProcess{cmd: cmd, logPath: logPath, metricsURL: "http://" + metricsAddr + "/metrics", exited: make(chan struct{})}
-	go func() {
-		m.waitErr = cmd.Wait()
-		logFile.Close()
-		close(m.exited)
-	}()
-	fmt.Printf("bench: manager started (pid %d), metrics on %s\n", cmd.Process.Pid, m.metricsURL)
+	m := &managerProcess{Process: proc, logPath: filepath.Join(outDir, "manager.log"), metricsURL: "http://" + metricsAddr + "/metrics"}
+	fmt.Printf("bench: manager started (pid %d), metrics on %s\n", proc.Pid(), m.metricsURL)
 	return m, nil
-}
-
-func (m *managerProcess) pid() int { return m.cmd.Process.Pid }
-
-// alive reports an error when the manager has exited.
-func (m *managerProcess) alive() error {
-	select {
-	case <-m.exited:
-		return fmt.Errorf("the manager exited (%v); its log is %s", m.waitErr, m.logPath)
-	default:
-		return nil
-	}
 }
 
 // waitServing waits until the metrics endpoint answers: the manager has started.
@@ -97,7 +71,7 @@ func (m *managerProcess) waitServing(ctx context.Context, timeout time.Duration)
 		} else if time.Now().After(deadline) {
 			return fmt.Errorf("the manager's metrics endpoint did not answer within %s: %w", timeout, err)
 		}
-		if err := m.alive(); err != nil {
+		if err := m.Running(); err != nil {
 			return err
 		}
 		select {
@@ -130,24 +104,6 @@ func (m *managerProcess) scrape(ctx context.Context) (metrics, error) {
 // loopbackHTTP never goes through a proxy: the manager listens on loopback.
 var loopbackHTTP = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
 
-// stop asks the manager to end and kills it when it does not within grace.
-func (m *managerProcess) stop(grace time.Duration) error {
-	select {
-	case <-m.exited:
-		return nil
-	default:
-	}
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.exited:
-		return nil
-	case <-time.After(grace):
-		_ = m.cmd.Process.Kill()
-		<-m.exited
-		return fmt.Errorf("the manager did not stop within %s of SIGTERM and was killed", grace)
-	}
-}
-
 // freeLoopbackPort asks the kernel for a free port; it is free again once the listener
 // closes, and the manager takes it right after.
 func freeLoopbackPort() (int, error) {
@@ -157,14 +113,4 @@ func freeLoopbackPort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func withoutEnv(env []string, name string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

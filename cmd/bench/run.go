@@ -57,8 +57,8 @@ func run(ctx context.Context, opts options) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, mgr.stop(30*time.Second)) }()
-	memory := startMemorySampler(mgr.pid())
+	defer func() { err = errors.Join(err, mgr.Stop(30*time.Second)) }()
+	memory := startMemorySampler(mgr.Pid())
 	defer memory.stop()
 	if err := mgr.waitServing(ctx, time.Minute); err != nil {
 		return err
@@ -74,7 +74,7 @@ func run(ctx context.Context, opts options) (err error) {
 	}
 	res.createTook = since(createStart)
 	fmt.Printf("bench: created %d Deployments and Canaries in %s; waiting until all are Initialized\n", len(keys), res.createTook)
-	if res.initTook, err = tracker.waitAll(ctx, createStart, opts.initTimeout, mgr.alive, initialized); err != nil {
+	if res.initTook, err = tracker.waitAll(ctx, createStart, opts.initTimeout, mgr.Running, initialized); err != nil {
 		return fmt.Errorf("initialise the Canaries: %w", err)
 	}
 	fmt.Printf("bench: all %d Canaries Initialized %s after the first create\n", len(keys), res.initTook)
@@ -89,7 +89,7 @@ func run(ctx context.Context, opts options) (err error) {
 		return err
 	}
 	fmt.Printf("bench: changed the pod template of %d targets in %s; waiting for the rollouts\n", len(keys), since(res.triggeredAt))
-	res.rolloutsTook, err = tracker.waitAll(ctx, res.triggeredAt, opts.timeout, mgr.alive, finished)
+	res.rolloutsTook, err = tracker.waitAll(ctx, res.triggeredAt, opts.timeout, mgr.Running, finished)
 	var waitErr error
 	if err != nil {
 		waitErr = fmt.Errorf("roll out the Canaries: %w", err)

@@ -6,26 +6,15 @@ import (
 	"os"
 	"path/filepath"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	"fledge.dev/fledge/test/cluster"
 )
 
-// startStack starts the local stack, again when it fails on a conflict: the harness creates a
-// node and then updates it, and kwok may write the node in between (more likely with many
-// nodes on a busy machine).
 func startStack(ctx context.Context, nodes int) (*cluster.Cluster, error) {
-	for attempt := 1; ; attempt++ {
-		stack, err := cluster.Start(ctx, cluster.Options{Workloads: true, Nodes: nodes})
-		switch {
-		case err == nil:
-			return stack, nil
-		case attempt < 3 && apierrors.IsConflict(err) && ctx.Err() == nil:
-			fmt.Printf("bench: the local stack failed to start (%v); starting it again\n", err)
-		default:
-			return nil, fmt.Errorf("start the local stack: %w", err)
-		}
+	stack, err := cluster.Start(ctx, cluster.Options{Workloads: true, Nodes: nodes})
+	if err != nil {
+		return nil, fmt.Errorf("start the local stack: %w", err)
 	}
+	return stack, nil
 }
 
 // keepStackLogs copies the logs of the stack's processes into outDir: Stop removes them.

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"fledge.dev/fledge/analysis"
@@ -114,15 +112,11 @@ const (
 
 // startManager runs the real manager binary against the stack, its log in the stack's folder.
 func startManager(path string, stack *cluster.Cluster, prometheus string) (func(), error) {
-	log, err := os.Create(filepath.Join(stack.Dir, "fledge-manager.log"))
-	if err != nil {
-		return nil, err
-	}
 	probe, err := freeAddress()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(path,
+	manager, err := cluster.StartProcess(stack.Dir, "fledge-manager", path,
 		"--kubeconfig="+stack.KubeconfigPath,
 		"--leader-elect=false",
 		"--metrics-bind-address=0",
@@ -130,32 +124,15 @@ func startManager(path string, stack *cluster.Cluster, prometheus string) (func(
 		"--prometheus-address="+prometheus,
 		"--cluster-name=demo",
 	)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		log.Close()
+	if err != nil {
 		return nil, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		log.Close()
-	}
+	stop := func() { _ = manager.Stop(10 * time.Second) }
 	// Ready when its probe answers.
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			log.Close()
-			return nil, fmt.Errorf("the manager exited: %v; see %s", err, log.Name())
-		default:
+		if err := manager.Running(); err != nil {
+			return nil, err
 		}
 		if c, err := net.DialTimeout("tcp", probe, 200*time.Millisecond); err == nil {
 			c.Close()

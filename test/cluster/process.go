@@ -77,6 +77,9 @@ func (p *Process) Stop(grace time.Duration) error {
 	}
 }
 
+// Pid is the process's id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Log is everything the process wrote so far.
 func (p *Process) Log() (string, error) {
 	data, err := os.ReadFile(p.logPath)
