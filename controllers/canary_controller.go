@@ -116,11 +116,11 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		}
 		return reconcile.Result{}, errors.Join(err, r.reportProblem(ctx, canary, "ApplyFailed", err.Error()))
 	}
-	before := canary.Status.DeepCopy()
 	if err := r.writeStatus(ctx, canary, decision.Status); err != nil {
 		return reconcile.Result{}, err
 	}
-	observeMetrics(canary, before, &decision.Status, &obs)
+	// obs.Status is the status before the write (Decide works on a deep copy of it).
+	observeMetrics(canary, &obs.Status, &decision.Status, &obs)
 	r.emit(ctx, canary, decision.Events)
 	if r.Alerts != nil && alerts.Pending(canary, r.DefaultAlertProvider) {
 		r.Alerts.Enqueue(req.NamespacedName)

@@ -14,8 +14,11 @@ import (
 // recorded in the same status write as the transitions. Entries every provider already has
 // are dropped at the same time. Delivery happens elsewhere (alerts.Dispatcher), never here.
 func queueNotifications(canary *fledgev1alpha1.Canary, st *fledgev1alpha1.CanaryStatus, evs []rollout.Event, now time.Time, defaultProvider string) {
+	if len(evs) == 0 {
+		return
+	}
 	providers := alerts.ProvidersOf(canary, defaultProvider)
-	if len(providers) == 0 || len(evs) == 0 {
+	if len(providers) == 0 {
 		return
 	}
 	n := st.Notifications

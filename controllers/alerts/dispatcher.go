@@ -122,12 +122,13 @@ func (d *Dispatcher) deliver(ctx context.Context, key types.NamespacedName) erro
 		return nil
 	}
 	// Each provider goes its own pace: a hanging one must not hold the others back.
+	targets := TargetsOf(canary, d.DefaultProvider)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex // guards canary, which carries every provider's progress
-		errs = make(chan error, len(TargetsOf(canary, d.DefaultProvider)))
+		errs = make(chan error, len(targets))
 	)
-	for _, target := range TargetsOf(canary, d.DefaultProvider) {
+	for _, target := range targets {
 		wg.Go(func() {
 			if err := d.deliverTo(ctx, canary, target, &mu); err != nil {
 				errs <- err

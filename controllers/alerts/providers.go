@@ -3,6 +3,8 @@
 package alerts
 
 import (
+	"strings"
+
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 	"fledge.dev/fledge/notifiers"
 )
@@ -49,12 +51,7 @@ func ProvidersOf(canary *fledgev1alpha1.Canary, defaultProvider string) []string
 func DeliveredToAll(n *fledgev1alpha1.NotificationsStatus, providers []string) int64 {
 	lowest := int64(-1)
 	for _, key := range providers {
-		seq := int64(0)
-		for _, p := range n.Providers {
-			if p.Provider == key {
-				seq = p.Seq
-			}
-		}
+		seq := providerProgress(n, key).Seq
 		if lowest < 0 || seq < lowest {
 			lowest = seq
 		}
@@ -75,10 +72,8 @@ func Pending(canary *fledgev1alpha1.Canary, defaultProvider string) bool {
 }
 
 func splitKey(key string) (string, string) {
-	for i := 0; i < len(key); i++ {
-		if key[i] == '/' {
-			return key[:i], key[i+1:]
-		}
+	if ns, name, ok := strings.Cut(key, "/"); ok {
+		return ns, name
 	}
 	return "default", key
 }

@@ -263,7 +263,7 @@ func (d *decider) advance() {
 	st.LastCheckTime = d.now()
 	st.LastTransitionTime = d.now()
 	st.Message = fmt.Sprintf("step %d of %d: %s", st.StepIndex, len(steps), describeStep(d.obs.Spec.Analysis, st))
-	d.event(false, ReasonAdvanced, "step %d of %d: %s", st.StepIndex, len(steps), describeStep(d.obs.Spec.Analysis, st))
+	d.event(false, ReasonAdvanced, "%s", st.Message)
 	d.requeueAt(d.obs.Now.Add(Interval(&d.obs.Spec)))
 }
 

@@ -35,12 +35,12 @@ type Step struct {
 // otherwise one mirror step per iteration when spec.analysis.mirror is set, then one traffic
 // step per weight of StepWeights, with the fault-injection steps after the first of them.
 func Steps(analysis fledgev1alpha1.CanaryAnalysis) []Step {
+	iterations := int32(1)
+	if analysis.Iterations != nil && *analysis.Iterations > 0 {
+		iterations = *analysis.Iterations
+	}
 	if len(analysis.Match) > 0 {
-		n := int32(1)
-		if analysis.Iterations != nil && *analysis.Iterations > 0 {
-			n = *analysis.Iterations
-		}
-		steps := make([]Step, n)
+		steps := make([]Step, iterations)
 		for i := range steps {
 			steps[i] = Step{Match: true}
 		}
@@ -48,11 +48,7 @@ func Steps(analysis fledgev1alpha1.CanaryAnalysis) []Step {
 	}
 	var steps []Step
 	if analysis.Mirror != nil {
-		n := int32(1)
-		if analysis.Iterations != nil && *analysis.Iterations > 0 {
-			n = *analysis.Iterations
-		}
-		for range n {
+		for range iterations {
 			steps = append(steps, Step{Mirror: true})
 		}
 	}
