@@ -88,14 +88,17 @@ generate: $(CONTROLLER_GEN) ## Regenerate the CRDs and deep copies.
 	$(CONTROLLER_GEN) object paths=./apis/...
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=./apis/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=manager paths=./controllers/... output:rbac:artifacts:config=config/rbac
-	cp config/crd/bases/*.yaml config/helm/fledge/crds/
+	# The chart cannot read files outside its folder: it gets copies.
+	rm -f config/helm/fledge/crds/*.yaml && cp config/crd/bases/*.yaml config/helm/fledge/crds/
+	cp config/prometheus/rules.yaml config/helm/fledge/files/alerts.yaml
+	cp config/prometheus/dashboard.json config/helm/fledge/files/dashboard.json
 
 .PHONY: verify
 verify: verify-generated verify-tools-mods ## gofmt, go vet and the freshness of generated files.
 	@files=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$files" ]; then echo "gofmt needed:" $$files >&2; exit 1; fi
 	go vet ./...
 
-GENERATED := config/crd config/helm/fledge/crds config/rbac/role.yaml ':(glob)apis/**/zz_generated.*'
+GENERATED := config/crd config/helm/fledge/crds config/helm/fledge/files config/rbac/role.yaml ':(glob)apis/**/zz_generated.*'
 
 .PHONY: verify-generated
 verify-generated: generate ## Fail when generated files differ from what is committed.
