@@ -180,10 +180,15 @@ func (a *app) recordWeights() *weightLog {
 			}
 			vs := ev.Object.(*istionetworkingv1.VirtualService)
 			for _, r := range vs.Spec.Http {
-				if len(r.Route) != 2 {
+				var s split
+				switch {
+				case len(r.Route) == 2:
+					s = split{r.Route[0].Weight, r.Route[1].Weight}
+				case len(r.Route) == 1 && r.Route[0].Destination.GetSubset() == "primary":
+					s = split{r.Route[0].Weight, 0} // at rest the primary alone is routed
+				default:
 					continue
 				}
-				s := split{r.Route[0].Weight, r.Route[1].Weight}
 				log.mu.Lock()
 				if len(log.splits) == 0 || log.splits[len(log.splits)-1] != s {
 					log.splits = append(log.splits, s)

@@ -66,7 +66,8 @@ var _ = Describe("deleting a Canary", func() {
 		Expect(vs.Spec.Http).To(HaveLen(2))
 		Expect(vs.Spec.Http[0].Name).To(Equal("docs"))
 		Expect(vs.Spec.Http[0].Route[0].Destination.Host).To(Equal("docs"), "routes to other services are kept")
-		Expect(vs.Spec.Http[1].Route).To(HaveLen(2), "the route to the service is split between the subsets")
+		Expect(vs.Spec.Http[1].Route).To(HaveLen(1), "at rest the route to the service goes to the primary alone")
+		Expect(vs.Spec.Http[1].Route[0].Destination.Subset).To(Equal("primary"))
 
 		Expect(k8s.Delete(ctx, a.canary)).To(Succeed())
 		Eventually(func(g Gomega) {
@@ -83,12 +84,18 @@ var _ = Describe("the routes Fledge writes", func() {
 	It("are put back when someone edits them, and the repair is recorded", func(ctx context.Context) {
 		a := newApp(ctx)
 		vs := a.virtualService(ctx)
+		// Half the traffic sent to a canary that has no pods at rest.
 		vs.Spec.Http[0].Route[0].Weight = 50
-		vs.Spec.Http[0].Route[1].Weight = 50
+		vs.Spec.Http[0].Route = append(vs.Spec.Http[0].Route, &istioapiv1.HTTPRouteDestination{
+			Destination: &istioapiv1.Destination{Host: "web", Subset: "canary"}, Weight: 50,
+		})
 		Expect(k8s.Update(ctx, vs)).To(Succeed())
 
-		Eventually(func() int32 { return a.virtualService(ctx).Spec.Http[0].Route[0].Weight }).
-			WithContext(ctx).WithTimeout(30 * time.Second).Should(Equal(int32(100)))
+		Eventually(func(g Gomega) {
+			route := a.virtualService(ctx).Spec.Http[0].Route
+			g.Expect(route).To(HaveLen(1))
+			g.Expect(route[0].Weight).To(Equal(int32(100)))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 		Eventually(func() []string { return a.eventReasons(ctx) }).WithContext(ctx).Should(ContainElement("RoutesRepaired"))
 	})
 

@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	istioapiv1 "istio.io/api/networking/v1"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 )
@@ -39,7 +40,9 @@ var _ = Describe("manual control through status.request", func() {
 		Expect(a.request(ctx, fledgev1alpha1.RequestAbort).Accepted).To(BeTrue())
 		c := a.waitPhase(ctx, fledgev1alpha1.PhaseFailed)
 		Expect(c.Status.Message).To(ContainSubstring("aborted on request by test"))
-		Eventually(func() int32 { return a.virtualService(ctx).Spec.Http[0].Route[1].Weight }).WithContext(ctx).Should(BeZero())
+		// All traffic back on the primary, the only destination left.
+		Eventually(func() []*istioapiv1.HTTPRouteDestination { return a.virtualService(ctx).Spec.Http[0].Route }).WithContext(ctx).
+			Should(HaveExactElements(HaveField("Destination.Subset", "primary")))
 
 		Expect(a.request(ctx, fledgev1alpha1.RequestRetry).Accepted).To(BeTrue())
 		a.waitPhase(ctx, fledgev1alpha1.PhaseProgressing)

@@ -29,8 +29,11 @@ var _ Router = (*Istio)(nil)
 // Reconcile makes the DestinationRule and the VirtualService match the routes.
 func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, routes Routes) (Result, error) {
 	var result Result
-	if canary.Spec.Subsets == nil {
-		if err := r.ensureDestinationRule(ctx, canary, &result); err != nil {
+	// Make before break: a subset is defined before a route names it, and dropped only after
+	// the last route that named it is gone.
+	managed, withCanary := canary.Spec.Subsets == nil, routes.withCanary()
+	if managed {
+		if err := r.ensureDestinationRule(ctx, canary, withCanary, true, &result); err != nil {
 			return result, err
 		}
 	}
@@ -61,6 +64,11 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 	if err != nil {
 		return result, err
 	}
+	if managed && !withCanary {
+		if err := r.ensureDestinationRule(ctx, canary, false, false, &result); err != nil {
+			return result, err
+		}
+	}
 	if canary.Spec.Subsets == nil {
 		if err := r.reconcileFaults(ctx, canary, routes.Faults); err != nil {
 			return result, err
@@ -75,7 +83,9 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 	return result, nil
 }
 
-func (r *Istio) ensureDestinationRule(ctx context.Context, canary *fledgev1alpha1.Canary, result *Result) error {
+// ensureDestinationRule defines the primary's subset, and the canary's when withCanary, or
+// when keep and it is defined already (its routes may not be gone yet).
+func (r *Istio) ensureDestinationRule(ctx context.Context, canary *fledgev1alpha1.Canary, withCanary, keep bool, result *Result) error {
 	dr := &istionetworkingv1.DestinationRule{}
 	return r.ensure(ctx, canary, dr, result, func(original []byte) (bool, error) {
 		var orig *istioapiv1.DestinationRule
@@ -85,7 +95,7 @@ func (r *Istio) ensureDestinationRule(ctx context.Context, canary *fledgev1alpha
 				return false, fmt.Errorf("read the original spec of DestinationRule %s: %w", dr.Name, err)
 			}
 		}
-		want := destinationRuleSpec(canary, orig)
+		want := destinationRuleSpec(canary, orig, withCanary || keep && definesSubset(&dr.Spec, SubsetCanary))
 		if proto.Equal(&dr.Spec, want) {
 			return false, nil
 		}
@@ -191,4 +201,13 @@ func kindOf(obj client.Object) string {
 		return "DestinationRule"
 	}
 	return fmt.Sprintf("%T", obj)
+}
+
+func definesSubset(dr *istioapiv1.DestinationRule, name string) bool {
+	for _, s := range dr.GetSubsets() {
+		if s.GetName() == name {
+			return true
+		}
+	}
+	return false
 }

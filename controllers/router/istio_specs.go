@@ -149,6 +149,10 @@ func splitRoute(canary *fledgev1alpha1.Canary, routes Routes) *istioapiv1.HTTPRo
 }
 
 func split(host string, routes Routes) []*istioapiv1.HTTPRouteDestination {
+	primary := &istioapiv1.HTTPRouteDestination{Destination: &istioapiv1.Destination{Host: host, Subset: routes.PrimarySubset}, Weight: routes.PrimaryWeight}
+	if !routes.withCanary() {
+		return []*istioapiv1.HTTPRouteDestination{primary}
+	}
 	canary := &istioapiv1.HTTPRouteDestination{Destination: &istioapiv1.Destination{Host: host, Subset: routes.CanarySubset}, Weight: routes.CanaryWeight}
 	if c := routes.Sticky; c != nil {
 		// Whoever the split sends to the canary gets the cookie that keeps them there.
@@ -156,10 +160,13 @@ func split(host string, routes Routes) []*istioapiv1.HTTPRouteDestination {
 			"Set-Cookie": fmt.Sprintf("%s=%s; Max-Age=%d; Path=/", c.Name, c.Value, int(c.MaxAge.Seconds())),
 		}}}
 	}
-	return []*istioapiv1.HTTPRouteDestination{
-		{Destination: &istioapiv1.Destination{Host: host, Subset: routes.PrimarySubset}, Weight: routes.PrimaryWeight},
-		canary,
-	}
+	return []*istioapiv1.HTTPRouteDestination{primary, canary}
+}
+
+// withCanary reports whether the routes name the canary's subset: always for the user's own
+// subsets (the candidate may hold all the traffic at rest), else while a rollout uses it.
+func (r Routes) withCanary() bool {
+	return r.UserSubsets || r.UsesCanary()
 }
 
 // stickyMatch matches the requests that carry the session-affinity cookie.
@@ -206,7 +213,8 @@ func weightsOf(vs *istioapiv1.VirtualService, host, namespace string, want Route
 				got.CanaryWeight, found = d.Weight, true
 			}
 		}
-		if found && len(r.Route) >= 2 {
+		// At rest the route sends everything to Fledge's primary alone.
+		if found && (len(r.Route) >= 2 || !want.withCanary() && r.Route[0].Destination.Subset == want.PrimarySubset) {
 			return got, true
 		}
 	}
@@ -216,10 +224,12 @@ func weightsOf(vs *istioapiv1.VirtualService, host, namespace string, want Route
 // destinationRuleSpec is the DestinationRule a canary needs: subsets primary and canary by the
 // copies' role label, and the traffic policy of spec.service. An original keeps its other
 // subsets, and its traffic policy unless spec.service sets one.
-func destinationRuleSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.DestinationRule) *istioapiv1.DestinationRule {
+func destinationRuleSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.DestinationRule, withCanary bool) *istioapiv1.DestinationRule {
 	subsets := []*istioapiv1.Subset{
 		{Name: SubsetPrimary, Labels: map[string]string{workload.LabelCanary: canary.Name, workload.LabelRole: string(workload.Primary)}},
-		{Name: SubsetCanary, Labels: map[string]string{workload.LabelCanary: canary.Name, workload.LabelRole: string(workload.Canary)}},
+	}
+	if withCanary {
+		subsets = append(subsets, &istioapiv1.Subset{Name: SubsetCanary, Labels: map[string]string{workload.LabelCanary: canary.Name, workload.LabelRole: string(workload.Canary)}})
 	}
 	policy := trafficPolicy(canary.Spec.Service.TrafficPolicy)
 	if original == nil {

@@ -33,6 +33,37 @@ func TestOwnVirtualServiceSplitsBetweenTheSubsets(t *testing.T) {
 	}
 }
 
+func TestAtRestOnlyThePrimaryIsRoutedAndDefined(t *testing.T) {
+	// The canary's Deployment has no pods at rest: a subset selecting none is an error to
+	// Istio's analyzers (IST0173), so neither the route nor the DestinationRule names it.
+	rest := RoutesFor(testCanary(), 100, 0)
+	vs := virtualServiceSpec(testCanary(), nil, rest)
+	if r := vs.Http[0].Route; len(r) != 1 || r[0].Destination.Subset != SubsetPrimary || r[0].Weight != 100 {
+		t.Fatalf("at rest the split is %v, want all to the primary alone", r)
+	}
+	if got, ok := weightsOf(vs, "web", "shop", rest); !ok || !got.SameWeights(rest) {
+		t.Errorf("the router cannot read back its own route at rest: %+v %v", got, ok)
+	}
+	if dr := destinationRuleSpec(testCanary(), nil, rest.withCanary()); len(dr.Subsets) != 1 || dr.Subsets[0].Name != SubsetPrimary {
+		t.Errorf("at rest the DestinationRule defines %v", dr.Subsets)
+	}
+
+	// A tester's route alone, at weight 0, needs the canary.
+	qa := "qa"
+	canary := testCanary()
+	testers := RoutesFor(canary, 100, 0)
+	testers.Testers = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-team": {Exact: &qa}}}}
+	if !testers.withCanary() || len(destinationRuleSpec(canary, nil, testers.withCanary()).Subsets) != 2 {
+		t.Error("testers route to the canary: its subset must be defined")
+	}
+
+	// The user's own subsets are the user's: both stay named, the candidate may hold everything.
+	canary.Spec.Subsets = &fledgev1alpha1.ExistingSubsets{DestinationRule: "web", Stable: "v1", Candidate: "v2"}
+	if r := virtualServiceSpec(canary, nil, RoutesFor(canary, 100, 0)).Http[0].Route; len(r) != 2 {
+		t.Errorf("on the user's subsets the split is %v, want both", r)
+	}
+}
+
 func TestAnABStepPutsTheMatchRouteFirst(t *testing.T) {
 	canary := testCanary()
 	insider := "insider"
@@ -80,7 +111,7 @@ func TestDestinationRuleKeepsTheUsersOtherSubsetsAndPolicy(t *testing.T) {
 		TrafficPolicy: &istioapiv1.TrafficPolicy{Tls: &istioapiv1.ClientTLSSettings{Mode: istioapiv1.ClientTLSSettings_ISTIO_MUTUAL}},
 		Subsets:       []*istioapiv1.Subset{{Name: "legacy", Labels: map[string]string{"v": "0"}}, {Name: "primary", Labels: map[string]string{"stale": "yes"}}},
 	}
-	dr := destinationRuleSpec(testCanary(), original)
+	dr := destinationRuleSpec(testCanary(), original, true)
 	if dr.TrafficPolicy.GetTls().GetMode() != istioapiv1.ClientTLSSettings_ISTIO_MUTUAL {
 		t.Error("the user's traffic policy stays when the Canary sets none")
 	}

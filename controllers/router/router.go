@@ -15,6 +15,8 @@ type Routes struct {
 	// canary for Fledge's copies, or the user's own stable and candidate subsets.
 	PrimarySubset string
 	CanarySubset  string
+	// UserSubsets is true when those are the user's own subsets (spec.subsets).
+	UserSubsets bool
 	// PrimaryWeight and CanaryWeight split the traffic; they add up to 100.
 	PrimaryWeight int32
 	CanaryWeight  int32
@@ -39,6 +41,14 @@ type StickyCookie struct {
 	MaxAge      time.Duration
 }
 
+// UsesCanary reports whether any request may reach the canary: a share of the split, a
+// match, testers, a mirror or the sticky cookie. Without one, Fledge's own canary subset is
+// left out of the routes: its Deployment has no pods then, and a subset that selects none is
+// an error to Istio's analyzers (IST0173), though no request reaches it.
+func (r Routes) UsesCanary() bool {
+	return r.CanaryWeight > 0 || len(r.Match) > 0 || len(r.Testers) > 0 || r.MirrorPercentage > 0 || r.Sticky != nil
+}
+
 // Same reports whether two routes send the traffic alike (the matches of a canary's spec are
 // compared by presence: they change only with the spec).
 func (r Routes) Same(o Routes) bool {
@@ -56,7 +66,7 @@ func (r Routes) SameWeights(o Routes) bool {
 func RoutesFor(canary *fledgev1alpha1.Canary, primaryWeight, canaryWeight int32) Routes {
 	r := Routes{PrimarySubset: SubsetPrimary, CanarySubset: SubsetCanary, PrimaryWeight: primaryWeight, CanaryWeight: canaryWeight}
 	if s := canary.Spec.Subsets; s != nil {
-		r.PrimarySubset, r.CanarySubset = s.Stable, s.Candidate
+		r.PrimarySubset, r.CanarySubset, r.UserSubsets = s.Stable, s.Candidate, true
 	}
 	return r
 }
