@@ -22,6 +22,9 @@ CONTROLLER_GEN_VERSION ?= v0.23.0
 # Prometheus 3.16.0 is module version v0.316.0.
 PROMETHEUS_VERSION     ?= v0.316.0
 PROMETHEUS_RELEASE     ?= 3.16.0
+# Istio's control plane (istiod, that is pilot-discovery) and istioctl: Istio tags no Go module
+# releases, so a pseudo-version of istio.io/istio (module test/tools/istio).
+ISTIO_VERSION          ?= v0.0.0-20260827124520-eed52ebb66ad
 # Istio's CRDs come from the istio.io/api version that go.mod already pins.
 ISTIO_API_VERSION      := $(shell go list -m -f '{{.Version}}' istio.io/api)
 
@@ -34,6 +37,7 @@ KWOK_STAGES:= $(LOCALBIN)/kwok-stages-$(KWOK_VERSION).yaml
 ISTIO_CRDS := $(LOCALBIN)/istio-crds-$(ISTIO_API_VERSION).yaml
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 PROMETHEUS := $(LOCALBIN)/prometheus-$(PROMETHEUS_VERSION)
+ISTIO_DIR  := $(LOCALBIN)/istio-$(ISTIO_VERSION)
 # ASSETS holds plain-named links to the pinned binaries; envtest finds kube-apiserver and etcd
 # there through KUBEBUILDER_ASSETS, and the test harness finds the rest.
 ASSETS     := $(LOCALBIN)/assets
@@ -55,15 +59,21 @@ help: ## Show the targets.
 
 # --- Main commands -------------------------------------------------------------------------
 
+# The binaries of the local stack build two at a time: one go build alone leaves the cores
+# idle while it downloads and links.
+ASSETS_JOBS ?= 2
+
 .PHONY: test
-test: assets ## Build the local control plane if needed, then run every test.
+test: ## Build the local control plane if needed, then run every test.
+	$(MAKE) --no-print-directory -j$(ASSETS_JOBS) assets
 	go test $(GO_TEST_FLAGS) ./...
 
 # BENCH_FLAGS are passed to the bench, e.g. BENCH_FLAGS="-n 1000 -interval 30s -timeout 1h".
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: assets ## Roll out N canaries at once on the local stack; report step lateness, memory, API requests.
+bench: ## Roll out N canaries at once on the local stack; report step lateness, memory, API requests.
+	$(MAKE) --no-print-directory -j$(ASSETS_JOBS) assets
 	go build -o $(LOCALBIN)/fledge-manager ./cmd/manager
 	go build -o $(LOCALBIN)/fledge-bench ./cmd/bench
 	$(LOCALBIN)/fledge-bench -manager $(LOCALBIN)/fledge-manager $(BENCH_FLAGS)
@@ -76,7 +86,8 @@ test-unit: ## Run the tests that need no control plane (quick).
 DEMO_FLAGS ?=
 
 .PHONY: demo
-demo: assets ## Run the demo on the local stack: a good version promoted, a bad one aborted.
+demo: ## Run the demo on the local stack: a good version promoted, a bad one aborted.
+	$(MAKE) --no-print-directory -j$(ASSETS_JOBS) assets
 	go build -o $(LOCALBIN)/fledge-manager ./cmd/manager
 	go build -o $(LOCALBIN)/fledge-demo ./cmd/demo
 	$(LOCALBIN)/fledge-demo -manager $(LOCALBIN)/fledge-manager $(DEMO_FLAGS)
@@ -110,18 +121,21 @@ verify-generated: generate ## Fail when generated files differ from what is comm
 verify-tools-mods: ## Fail when the tools modules do not pin the versions of this Makefile.
 	@grep -q "k8s.io/kubernetes $(KUBE_VERSION)" test/tools/kube/go.mod || { echo "test/tools/kube/go.mod does not require k8s.io/kubernetes $(KUBE_VERSION): run 'make tools-mods'" >&2; exit 1; }
 	@grep -q "go.etcd.io/etcd/server/v3 $(ETCD_VERSION)" test/tools/etcd/go.mod || { echo "test/tools/etcd/go.mod does not require etcd $(ETCD_VERSION): run 'make tools-mods'" >&2; exit 1; }
+	@grep -q "istio.io/istio $(ISTIO_VERSION)" test/tools/istio/go.mod || { echo "test/tools/istio/go.mod does not require istio.io/istio $(ISTIO_VERSION): run 'make tools-mods'" >&2; exit 1; }
 
 .PHONY: tools-mods
 tools-mods: ## Rewrite the tools modules for the versions above (after a version bump).
 	test/tools/kube/pin.sh $(KUBE_VERSION)
 	cd test/tools/etcd && go mod edit -require=go.etcd.io/etcd/server/v3@$(ETCD_VERSION) && go mod tidy
+	cd test/tools/istio && go mod edit -require=istio.io/istio@$(ISTIO_VERSION) && go mod tidy
 
 # --- The local control plane ---------------------------------------------------------------
 
 .PHONY: assets
-assets: $(ASSETS)/.stamp-$(KUBE_VERSION)-$(ETCD_VERSION)-$(KWOK_VERSION)-$(ISTIO_API_VERSION)-$(PROMETHEUS_VERSION) ## Build or reuse the pinned control plane and Prometheus.
+ASSETS_STAMP := $(ASSETS)/.stamp-$(KUBE_VERSION)-$(ETCD_VERSION)-$(KWOK_VERSION)-$(ISTIO_API_VERSION)-$(PROMETHEUS_VERSION)-$(ISTIO_VERSION)
+assets: $(ASSETS_STAMP) ## Build or reuse the pinned control plane, istiod and Prometheus.
 
-$(ASSETS)/.stamp-$(KUBE_VERSION)-$(ETCD_VERSION)-$(KWOK_VERSION)-$(ISTIO_API_VERSION)-$(PROMETHEUS_VERSION): $(KUBE_DIR)/.done $(ETCD) $(KWOK) $(KWOK_STAGES) $(ISTIO_CRDS) $(PROMETHEUS)
+$(ASSETS_STAMP): $(KUBE_DIR)/.done $(ETCD) $(KWOK) $(KWOK_STAGES) $(ISTIO_CRDS) $(PROMETHEUS) $(ISTIO_DIR)/.done
 	rm -rf $(ASSETS) && mkdir -p $(ASSETS)
 	for b in $(KUBE_BINARIES); do ln -sr $(KUBE_DIR)/$$b $(ASSETS)/$$b; done
 	ln -sr $(ETCD) $(ASSETS)/etcd
@@ -129,6 +143,8 @@ $(ASSETS)/.stamp-$(KUBE_VERSION)-$(ETCD_VERSION)-$(KWOK_VERSION)-$(ISTIO_API_VER
 	ln -sr $(KWOK_STAGES) $(ASSETS)/kwok-stages.yaml
 	ln -sr $(ISTIO_CRDS) $(ASSETS)/istio-crds.yaml
 	ln -sr $(PROMETHEUS) $(ASSETS)/prometheus
+	ln -sr $(ISTIO_DIR)/pilot-discovery $(ASSETS)/pilot-discovery
+	ln -sr $(ISTIO_DIR)/istioctl $(ASSETS)/istioctl
 	touch $@
 
 # One go build for the four Kubernetes binaries, so they share one compilation.
@@ -138,6 +154,14 @@ $(KUBE_DIR)/.done: | verify-tools-mods
 	cd test/tools/kube && CGO_ENABLED=0 go build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $(KUBE_DIR).tmp/ \
 		$(addprefix k8s.io/kubernetes/cmd/,$(KUBE_BINARIES))
 	rm -rf $(KUBE_DIR) && mv $(KUBE_DIR).tmp $(KUBE_DIR) && touch $@
+
+# istiod and istioctl in one go build, so that they share one compilation.
+$(ISTIO_DIR)/.done: | verify-tools-mods
+	@echo "Building Istio $(ISTIO_VERSION) (pilot-discovery, istioctl); the first build takes several minutes."
+	mkdir -p $(ISTIO_DIR).tmp
+	cd test/tools/istio && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o $(ISTIO_DIR).tmp/ \
+		istio.io/istio/pilot/cmd/pilot-discovery istio.io/istio/istioctl/cmd/istioctl
+	rm -rf $(ISTIO_DIR) && mv $(ISTIO_DIR).tmp $(ISTIO_DIR) && touch $@
 
 $(ETCD): | verify-tools-mods
 	@echo "Building etcd $(ETCD_VERSION)."

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
@@ -62,7 +63,9 @@ type CanaryReconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=networking.istio.io,resources=destinationrules,verbs=get;list;watch;create;update;patch
+// The fault-injection gate deletes the VirtualService of its dependency when its iterations end.
+// +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=fledge.dev,resources=metrictemplates;alertproviders,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -86,6 +89,12 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		patch := ctrl.MergeFrom(canary.DeepCopy())
 		controllerutil.AddFinalizer(canary, Finalizer)
 		return reconcile.Result{}, r.Client.Patch(ctx, canary, patch)
+	}
+
+	// What Istio would refuse and admission could not tell: no route is written, no rollout
+	// starts, until the spec is fixed (the spec's change wakes the reconciler).
+	if errs := canary.Spec.RouteErrors(); len(errs) > 0 {
+		return reconcile.Result{}, r.reportProblem(ctx, canary, "InvalidRoutes", describeRouteErrors(errs))
 	}
 
 	set, err := r.readWorkloads(ctx, canary)
@@ -198,6 +207,16 @@ func routesOf(canary *fledgev1alpha1.Canary, d rollout.Desired) router.Routes {
 		}
 	}
 	return r
+}
+
+// describeRouteErrors names the first field to fix, and how many more there are: the
+// message goes to a condition, whose size the API bounds.
+func describeRouteErrors(errs field.ErrorList) string {
+	msg := errs[0].Error()
+	if len(errs) > 1 {
+		msg += fmt.Sprintf(" (and %d more)", len(errs)-1)
+	}
+	return msg + "; Fledge writes no route until the spec is fixed"
 }
 
 func startedRollout(evs []rollout.Event) bool {

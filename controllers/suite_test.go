@@ -52,7 +52,7 @@ var (
 var _ = BeforeSuite(func(ctx context.Context) {
 	ctrl.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(GinkgoWriter, managerLog)), zap.UseDevMode(true)))
 	var err error
-	stack, err = cluster.Start(ctx, cluster.Options{Workloads: true})
+	stack, err = cluster.Start(ctx, cluster.Options{Workloads: true, Istio: true})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(stack.Stop)
 	k8s = stack.Client
@@ -72,7 +72,7 @@ type runningManager struct {
 
 func startManager() *runningManager {
 	GinkgoHelper()
-	mgr, err := ctrl.NewManager(stack.Config, ctrl.Options{
+	mgr, err := stack.NewManager(context.Background(), ctrl.Options{
 		Scheme:                 stack.Scheme,
 		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},

@@ -34,7 +34,7 @@ func startManager(opts options, kubeconfig, outDir string) (*managerProcess, err
 	}
 	metricsAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	args := []string{
-		// The stack's kubeconfig names the stack's folder: the stack's reaper kills the
+		// The kubeconfig lies in the stack's folder: the stack's reaper kills the
 		// manager should the bench die without cleaning up.
 		"--kubeconfig=" + kubeconfig,
 		// Plain HTTP on loopback: the bench scrapes without credentials.

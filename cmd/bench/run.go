@@ -53,7 +53,12 @@ func run(ctx context.Context, opts options) (err error) {
 		return err
 	}
 
-	mgr, err := startManager(opts, stack.KubeconfigPath, outDir)
+	// The manager runs with the rights config/default gives it, as in a cluster.
+	kubeconfig, err := stack.ManagerKubeconfig(ctx)
+	if err != nil {
+		return err
+	}
+	mgr, err := startManager(opts, kubeconfig, outDir)
 	if err != nil {
 		return err
 	}

@@ -24,9 +24,9 @@ func run(ctx context.Context, opts options) error {
 		return fmt.Errorf("the Fledge manager %s is not built: run `make demo`", opts.manager)
 	}
 
-	step("Starting the local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok nodes")
+	step("Starting the local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok nodes, and istiod validating every Istio object")
 	t := time.Now()
-	stack, err := cluster.Start(ctx, cluster.Options{Workloads: true, Nodes: 3})
+	stack, err := cluster.Start(ctx, cluster.Options{Workloads: true, Nodes: 3, Istio: true})
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func run(ctx context.Context, opts options) error {
 	done("mesh: requests on http://%s, metrics on http://%s/metrics; Prometheus on %s", mesh.HTTPAddress, mesh.MetricsAddress, prom.URL)
 
 	step("Starting the Fledge manager")
-	stopManager, err := startManager(manager, stack, prom.URL)
+	stopManager, err := startManager(ctx, manager, stack, prom.URL)
 	if err != nil {
 		return err
 	}
@@ -111,13 +111,18 @@ const (
 )
 
 // startManager runs the real manager binary against the stack, its log in the stack's folder.
-func startManager(path string, stack *cluster.Cluster, prometheus string) (func(), error) {
+// It has the rights config/default gives it, as in a cluster.
+func startManager(ctx context.Context, path string, stack *cluster.Cluster, prometheus string) (func(), error) {
 	probe, err := freeAddress()
 	if err != nil {
 		return nil, err
 	}
+	kubeconfig, err := stack.ManagerKubeconfig(ctx)
+	if err != nil {
+		return nil, err
+	}
 	manager, err := cluster.StartProcess(stack.Dir, "fledge-manager", path,
-		"--kubeconfig="+stack.KubeconfigPath,
+		"--kubeconfig="+kubeconfig,
 		"--leader-elect=false",
 		"--metrics-bind-address=0",
 		"--health-probe-bind-address="+probe,

@@ -25,6 +25,7 @@ type Config struct {
 	ClusterName             string          `json:"clusterName"`
 	DefaultAlertProvider    string          `json:"defaultAlertProvider"`
 	NotificationTimeout     metav1.Duration `json:"notificationTimeout"`
+	SlackAPIURL             string          `json:"slackAPIURL"`
 }
 
 func defaults() Config {
@@ -56,6 +57,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.PrometheusAddress, "prometheus-address", c.PrometheusAddress, "Prometheus of the mesh, for the built-in checks (request-success-rate, request-duration).")
 	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName, "Name of this cluster in notifications.")
 	fs.StringVar(&c.DefaultAlertProvider, "default-alert-provider", c.DefaultAlertProvider, "AlertProvider (namespace/name) told about every Canary that names none.")
+	fs.StringVar(&c.SlackAPIURL, "slack-api-url", c.SlackAPIURL, "Slack's Web API address, for a proxy that relays to Slack (default: Slack's own, https://slack.com/api/).")
 	fs.DurationVar(&c.NotificationTimeout.Duration, "notification-timeout", c.NotificationTimeout.Duration, "How long a notification is retried before it is given up.")
 }
 

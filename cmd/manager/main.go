@@ -75,6 +75,7 @@ func run(cfg Config) error {
 		Checker: checker, Clock: clock.RealClock{},
 		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
 		ClusterName:             cfg.ClusterName, DefaultAlertProvider: cfg.DefaultAlertProvider,
+		SlackAPIURL:       cfg.SlackAPIURL,
 		NotificationRetry: notifiers.RetryPolicy{Initial: time.Second, Max: time.Minute, GiveUpAfter: cfg.NotificationTimeout.Duration},
 	}); err != nil {
 		return fmt.Errorf("set up the controllers: %w", err)

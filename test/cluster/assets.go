@@ -23,10 +23,15 @@ const (
 	assetKwokStages        = "kwok-stages.yaml"
 	assetIstioCRDs         = "istio-crds.yaml"
 	assetPrometheus        = "prometheus"
+	assetIstiod            = "pilot-discovery"
+	assetIstioctl          = "istioctl"
 )
 
 // Path is the path of one asset.
 func (a Assets) Path(name string) string { return filepath.Join(a.Dir, name) }
+
+// Istioctl is the path of the pinned istioctl.
+func (a Assets) Istioctl() string { return a.Path(assetIstioctl) }
 
 // Kubectl is the path of the pinned kubectl.
 func (a Assets) Kubectl() string { return a.Path(assetKubectl) }
@@ -43,7 +48,7 @@ func findAssets() (Assets, error) {
 		dir = filepath.Join(root, "bin", "assets")
 	}
 	var missing []string
-	for _, name := range []string{"kube-apiserver", "etcd", assetControllerManager, assetScheduler, assetKubectl, assetKwok, assetKwokStages, assetIstioCRDs, assetPrometheus} {
+	for _, name := range []string{"kube-apiserver", "etcd", assetControllerManager, assetScheduler, assetKubectl, assetKwok, assetKwokStages, assetIstioCRDs, assetPrometheus, assetIstiod, assetIstioctl} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			missing = append(missing, name)
 		}

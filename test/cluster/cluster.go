@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -30,6 +31,10 @@ type Options struct {
 
 	// Nodes is the number of fake nodes when Workloads is set (3 when zero).
 	Nodes int
+
+	// Istio runs istiod with its validating webhook, so that the API server refuses what a
+	// real Istio refuses.
+	Istio bool
 }
 
 // Cluster is a running local control plane.
@@ -46,11 +51,17 @@ type Cluster struct {
 	Dir string
 	// Assets are the pinned binaries the stack runs.
 	Assets Assets
+	// IstiodXDSAddress is where istiod serves xDS in plain text, when Options.Istio is set.
+	IstiodXDSAddress string
 
-	env    *envtest.Environment
-	logs   []*os.File
-	procs  []*Process
-	reaper *os.File
+	env  *envtest.Environment
+	logs []*os.File
+	// managerConfig is the manager's identity, made on first use (ManagerConfig).
+	managerMu       sync.Mutex
+	managerConfig   *rest.Config
+	managerWarnings warnings
+	procs           []*Process
+	reaper          *os.File
 }
 
 // Start starts a control plane as opts ask. Stop it with Stop (Ginkgo: DeferCleanup).
@@ -80,6 +91,11 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 
 	if err := c.startAPIServer(root); err != nil {
 		return c, err
+	}
+	if opts.Istio {
+		if err := c.startIstiod(ctx); err != nil {
+			return c, err
+		}
 	}
 	if opts.Workloads {
 		nodes := opts.Nodes

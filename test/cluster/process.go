@@ -25,6 +25,11 @@ type Process struct {
 
 // StartProcess runs path with args, logging to dir/name.log.
 func StartProcess(dir, name, path string, args ...string) (*Process, error) {
+	return StartProcessEnv(dir, name, path, nil, args...)
+}
+
+// StartProcessEnv is StartProcess with env added to the test's environment.
+func StartProcessEnv(dir, name, path string, env []string, args ...string) (*Process, error) {
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -33,7 +38,7 @@ func StartProcess(dir, name, path string, args ...string) (*Process, error) {
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// No KUBECONFIG of the developer's: a program must use the one it is given.
-	cmd.Env = withoutEnv(os.Environ(), "KUBECONFIG")
+	cmd.Env = append(withoutEnv(os.Environ(), "KUBECONFIG"), env...)
 	// A group of its own: a Ctrl-C reaches the test binary, which stops it in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -45,6 +45,14 @@ var (
 
 func newApp(ctx context.Context, change func(*fledgev1alpha1.Canary)) *app {
 	GinkgoHelper()
+	a := createApp(ctx, change)
+	a.waitPhase(ctx, fledgev1alpha1.PhaseInitialized)
+	return a
+}
+
+// createApp is newApp without waiting for the Canary to be initialised.
+func createApp(ctx context.Context, change func(*fledgev1alpha1.Canary)) *app {
+	GinkgoHelper()
 	a := &app{ns: "e2e-" + rand.String(5)}
 	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: a.ns}})).To(Succeed())
 	labels := map[string]string{"app": "web"}
@@ -76,7 +84,6 @@ func newApp(ctx context.Context, change func(*fledgev1alpha1.Canary)) *app {
 		change(a.canary)
 	}
 	Expect(k8s.Create(ctx, a.canary)).To(Succeed())
-	a.waitPhase(ctx, fledgev1alpha1.PhaseInitialized)
 	return a
 }
 

@@ -47,7 +47,7 @@ var (
 var _ = BeforeSuite(func(ctx context.Context) {
 	ctrl.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	var err error
-	stack, err = cluster.Start(ctx, cluster.Options{Workloads: true})
+	stack, err = cluster.Start(ctx, cluster.Options{Workloads: true, Istio: true})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(stack.Stop)
 	k8s = stack.Client
@@ -62,7 +62,7 @@ var _ = BeforeSuite(func(ctx context.Context) {
 	query, err = analysis.NewPrometheus(analysis.PrometheusOptions{Address: prom.URL})
 	Expect(err).NotTo(HaveOccurred())
 
-	mgr, err := ctrl.NewManager(stack.Config, ctrl.Options{
+	mgr, err := stack.NewManager(ctx, ctrl.Options{
 		Scheme: stack.Scheme, Cache: controllers.CacheOptions(),
 		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 	})
@@ -80,7 +80,19 @@ var _ = BeforeSuite(func(ctx context.Context) {
 		stop()
 		Eventually(done).WithTimeout(30 * time.Second).Should(BeClosed())
 	})
+
+	watcher, err := client.NewWithWatch(stack.Config, client.Options{Scheme: stack.Scheme})
+	Expect(err).NotTo(HaveOccurred())
+	analyzeCtx, stopAnalyzing := context.WithCancel(context.Background())
+	DeferCleanup(stopAnalyzing)
+	Expect(istioAnalyzers.watch(analyzeCtx, watcher)).To(Succeed())
 }, NodeTimeout(5*time.Minute))
+
+// Istio's validation runs on every write (the harness's istiod): what it refuses fails the
+// manager's write, and what it accepts with a warning fails the spec here.
+var _ = AfterEach(func() {
+	Expect(stack.TakeManagerWarnings()).To(BeEmpty(), "the API server or istiod warned about what the manager wrote")
+})
 
 // sendTraffic makes the simulated clients of namespace send mix (replacing what they sent).
 func sendTraffic(namespace string, mix meshsim.Mix) {

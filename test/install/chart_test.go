@@ -16,6 +16,8 @@ import (
 	"helm.sh/helm/v3/pkg/engine"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"fledge.dev/fledge/test/cluster"
 )
 
 // These tests render the Helm chart of config/helm/fledge with Helm's own engine, as
@@ -56,7 +58,7 @@ func renderChartAs(name, namespace string, values map[string]any) ([]*unstructur
 		if !strings.HasSuffix(file, ".yaml") {
 			continue // NOTES.txt, _helpers.tpl
 		}
-		got, err := splitObjects([]byte(files[file]))
+		got, err := cluster.DecodeObjects([]byte(files[file]))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
@@ -75,7 +77,7 @@ func readObjects(parts ...string) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
-	return splitObjects(data)
+	return cluster.DecodeObjects(data)
 }
 
 func args(g Gomega, objs []*unstructured.Unstructured) map[string]string {
@@ -404,7 +406,7 @@ func TestChartMatchesKustomize(t *testing.T) {
 	g := NewWithT(t)
 	rendered, err := kustomize("default")
 	g.Expect(err).NotTo(HaveOccurred())
-	kobjs, err := splitObjects(rendered)
+	kobjs, err := cluster.DecodeObjects(rendered)
 	g.Expect(err).NotTo(HaveOccurred())
 	var kustomized []*unstructured.Unstructured
 	for _, o := range kobjs {

@@ -15,11 +15,14 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	istioapiv1 "istio.io/api/networking/v1"
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	appsv1 "k8s.io/api/apps/v1"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
@@ -34,9 +37,8 @@ import (
 
 // The manager's identity in config/default.
 const (
-	managerNamespace = "fledge-system"
-	managerAccount   = "fledge-manager"
-	managerUser      = "system:serviceaccount:" + managerNamespace + ":" + managerAccount
+	managerNamespace = cluster.ManagerNamespace
+	managerUser      = cluster.ManagerUser
 )
 
 var _ = Describe("An install from config/default", Ordered, func() {
@@ -46,6 +48,7 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		manager    *cluster.Process
 		prom       *promServer
 		webhook    *fakeslack.Webhook
+		slackBot   *fakeslack.Server
 		// metricsURL and probesURL are where the manager serves, on loopback.
 		metricsURL, probesURL string
 		// deadPort has nothing listening: the address of an unreachable provider.
@@ -56,7 +59,7 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		var err error
 		rendered, err = kustomize("default")
 		Expect(err).NotTo(HaveOccurred())
-		objs, err := splitObjects(rendered)
+		objs, err := cluster.DecodeObjects(rendered)
 		Expect(err).NotTo(HaveOccurred())
 		deployment = find(objs, "Deployment", "fledge-manager")
 		Expect(deployment).NotTo(BeNil())
@@ -68,25 +71,12 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		// No Pod Security (the namespace warns on restricted) or deprecation warning.
 		Expect(out).NotTo(ContainSubstring("Warning"))
 
-		// RBAC reaches the API server's authorizer through an informer: wait until it
-		// answers for the new ServiceAccount before starting a manager that relies on it.
-		Eventually(func(g Gomega) {
-			sar, err := clientset.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
-				Spec: authorizationv1.SubjectAccessReviewSpec{User: managerUser, ResourceAttributes: &authorizationv1.ResourceAttributes{
-					Group: "fledge.dev", Resource: "canaries", Verb: "watch",
-				}},
-			}, metav1.CreateOptions{})
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(sar.Status.Allowed).To(BeTrue())
-		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
-		// Likewise the admission policy: the rollouts below run under it.
-		Eventually(func() error {
-			return asManager().Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: managerNamespace, GenerateName: "probe-"}}, client.DryRunAll)
-		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(MatchError(ContainSubstring("writes only the ConfigMaps and Secrets it manages")))
-
 		webhook, err = fakeslack.StartWebhook()
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(webhook.Close)
+		slackBot, err = fakeslack.Start()
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(slackBot.Close)
 		deadPort, err = freePort()
 		Expect(err).NotTo(HaveOccurred())
 
@@ -113,8 +103,9 @@ var _ = Describe("An install from config/default", Ordered, func() {
 
 		// The manager authenticates with a token of its ServiceAccount, as in its pod: it has
 		// that account's rights and no others.
-		kubeconfig := filepath.Join(work, "manager.kubeconfig")
-		writeKubeconfig(kubeconfig, serviceAccountToken(ctx, managerNamespace, managerAccount))
+		// The harness waits until RBAC and the admission policy judge that account as installed.
+		kubeconfig, err := stack.ManagerKubeconfig(ctx)
+		Expect(err).NotTo(HaveOccurred())
 		flags, err := containerArgsList(deployment)
 		Expect(err).NotTo(HaveOccurred())
 		// The Deployment's own flags, then what differs outside a pod (later flags win).
@@ -127,6 +118,7 @@ var _ = Describe("An install from config/default", Ordered, func() {
 			"--prometheus-address="+prom.URL,
 			"--default-alert-provider=install-app/team-webhook",
 			"--cluster-name=install-test",
+			"--slack-api-url="+slackBot.URL(),
 			// A dead webhook is given up on within the test's patience.
 			"--notification-timeout=3s",
 		)
@@ -445,6 +437,149 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		}
 	})
 
+	It("rolls out with every feature under its ServiceAccount's rights, and deleting the Canaries leaves nothing behind", func(ctx context.Context) {
+		const ns = "install-features"
+		createNamespace(ctx, ns)
+		// Checks on a template that reads Prometheus with the credentials of a Secret.
+		create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prometheus"}, StringData: map[string]string{"username": prom.Username, "password": prom.Password}})
+		create(ctx, &fledgev1alpha1.MetricTemplate{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "always-one"},
+			Spec: fledgev1alpha1.MetricTemplateSpec{
+				Provider: fledgev1alpha1.MetricProvider{Address: prom.URL, SecretRef: &fledgev1alpha1.LocalSecretReference{Name: "prometheus"}},
+				Query:    "vector(1)",
+			},
+		})
+		// News through a Slack bot, whose token is in a Secret.
+		create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "slack"}, StringData: map[string]string{"token": fakeslack.Token}})
+		create(ctx, &fledgev1alpha1.AlertProvider{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "team-slack"},
+			Spec:       fledgev1alpha1.AlertProviderSpec{Channel: fakeslack.Channel, BotToken: &fledgev1alpha1.SecretKeyRef{SecretName: "slack", Key: "token"}},
+		})
+		ceiling, insider, qa := 5.0, "insider", "qa"
+		analysisWith := func(change func(*fledgev1alpha1.CanaryAnalysis)) fledgev1alpha1.CanaryAnalysis {
+			a := fledgev1alpha1.CanaryAnalysis{
+				Interval: &metav1.Duration{Duration: time.Second}, Threshold: 2,
+				Metrics: []fledgev1alpha1.CanaryMetric{{
+					Name: "always-one", TemplateRef: &fledgev1alpha1.MetricTemplateRef{Name: "always-one"},
+					ThresholdRange: &fledgev1alpha1.ThresholdRange{Max: &ceiling},
+				}},
+				Alerts: []fledgev1alpha1.CanaryAlert{{ProviderRef: fledgev1alpha1.AlertProviderRef{Name: "team-slack"}}},
+			}
+			change(&a)
+			return a
+		}
+		canaryOn := func(target string, change func(*fledgev1alpha1.CanaryAnalysis)) *fledgev1alpha1.Canary {
+			return &fledgev1alpha1.Canary{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: target},
+				Spec: fledgev1alpha1.CanarySpec{
+					TargetRef: fledgev1alpha1.TargetRef{Name: target},
+					Service:   fledgev1alpha1.CanaryService{Port: 80, TargetPort: 8080},
+					Analysis:  analysisWith(change),
+				},
+			}
+		}
+
+		By("an A/B test by header, with testers")
+		create(ctx, target(ns, "ab", nil))
+		create(ctx, canaryOn("ab", func(a *fledgev1alpha1.CanaryAnalysis) {
+			a.Iterations = ptr.To[int32](2)
+			a.Match = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-canary": {Exact: &insider}}}}
+			a.Testers = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-team": {Exact: &qa}}}}
+		}))
+
+		By("mirroring, then weights with session affinity, testers and a fault-injection gate")
+		create(ctx, target(ns, "payments", nil))
+		create(ctx, &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "payments"},
+			Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "payments"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+		})
+		create(ctx, target(ns, "shop", nil))
+		create(ctx, canaryOn("shop", func(a *fledgev1alpha1.CanaryAnalysis) {
+			a.StepWeights = []int32{20, 50}
+			a.Iterations = ptr.To[int32](1)
+			a.Mirror = &fledgev1alpha1.Mirror{Percentage: 50}
+			a.SessionAffinity = &fledgev1alpha1.SessionAffinity{}
+			a.Testers = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-team": {Exact: &qa}}}}
+			a.FaultInjection = &fledgev1alpha1.FaultInjection{
+				Dependency: "payments", Iterations: 1,
+				Abort: &fledgev1alpha1.FaultAbort{HTTPStatus: 503, Percentage: 50},
+			}
+		}))
+
+		By("the user's own version-labelled Deployments and subsets")
+		for _, version := range []string{"v1", "v2"} {
+			create(ctx, versioned(ns, "cart", version))
+		}
+		create(ctx, &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "cart"},
+			Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "cart"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+		})
+		create(ctx, userDestinationRule(ns, "cart"))
+		create(ctx, &fledgev1alpha1.Canary{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "cart"},
+			Spec: fledgev1alpha1.CanarySpec{
+				TargetRef: fledgev1alpha1.TargetRef{Name: "cart-v2"},
+				Service:   fledgev1alpha1.CanaryService{Name: "cart"},
+				Subsets:   &fledgev1alpha1.ExistingSubsets{DestinationRule: "cart", Stable: "v1", Candidate: "v2"},
+				Analysis:  analysisWith(func(*fledgev1alpha1.CanaryAnalysis) {}),
+			},
+		})
+
+		waitPhase(ctx, ns, "ab", fledgev1alpha1.PhaseInitialized)
+		waitPhase(ctx, ns, "shop", fledgev1alpha1.PhaseInitialized)
+		release(ctx, ns, "ab", "example.com/ab:v2")
+		release(ctx, ns, "shop", "example.com/shop:v2")
+		By("the fault gate injecting faults into the calls to payments, then removing them")
+		Eventually(func() error {
+			return k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "shop-fledge-faults"}, &istionetworkingv1.VirtualService{})
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+		for _, name := range []string{"ab", "shop", "cart"} {
+			waitPhase(ctx, ns, name, fledgev1alpha1.PhaseSucceeded)
+		}
+		Eventually(func() bool {
+			err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "shop-fledge-faults"}, &istionetworkingv1.VirtualService{})
+			return apierrors.IsNotFound(err)
+		}).WithContext(ctx).Should(BeTrue(), "the injected faults were removed")
+		Eventually(func() []fakeslack.Message { return slackBot.TopLevelIn(fakeslack.Channel) }).WithContext(ctx).
+			Should(HaveLen(3), "one Slack message per rollout")
+
+		By("deleting every Canary")
+		for _, name := range []string{"ab", "shop", "cart"} {
+			Expect(k8s.Delete(ctx, &fledgev1alpha1.Canary{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})).To(Succeed())
+		}
+		Eventually(func(g Gomega) {
+			canaries := &fledgev1alpha1.CanaryList{}
+			g.Expect(k8s.List(ctx, canaries, client.InNamespace(ns))).To(Succeed())
+			g.Expect(canaries.Items).To(BeEmpty(), "a finalizer could not finish")
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+		// Nothing is left that names a Canary: what Fledge keeps is disowned, what it owned
+		// the garbage collector removes, and no finalizer of Fledge's holds anything.
+		Eventually(func(g Gomega) {
+			for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &corev1.ServiceList{}, &istionetworkingv1.VirtualServiceList{}, &istionetworkingv1.DestinationRuleList{}} {
+				g.Expect(k8s.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+				items, err := meta.ExtractList(list)
+				g.Expect(err).NotTo(HaveOccurred())
+				for _, item := range items {
+					obj := item.(client.Object)
+					for _, ref := range obj.GetOwnerReferences() {
+						g.Expect(ref.Kind).NotTo(Equal("Canary"), "%T %s is still owned by Canary %s", obj, obj.GetName(), ref.Name)
+					}
+					g.Expect(obj.GetFinalizers()).NotTo(ContainElement(ContainSubstring("fledge")), "%T %s", obj, obj.GetName())
+				}
+			}
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "shop-fledge-faults"}, &istionetworkingv1.VirtualService{})).
+			To(Satisfy(apierrors.IsNotFound), "the injected faults outlived the Canary")
+
+		By("the events of the rollouts hold no refusal")
+		events := &eventsv1.EventList{}
+		Expect(k8s.List(ctx, events, client.InNamespace(ns))).To(Succeed())
+		Expect(events.Items).NotTo(BeEmpty())
+		for _, e := range events.Items {
+			Expect(forbidden.MatchString(e.Note)).To(BeFalse(), "event %s on %s: %s", e.Reason, e.Regarding.Name, e.Note)
+		}
+	})
+
 	It("hands a Canary's Deployment back when the Canary is deleted", func(ctx context.Context) {
 		const ns = "install-app"
 		Expect(k8s.Delete(ctx, &fledgev1alpha1.Canary{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}})).To(Succeed())
@@ -548,6 +683,27 @@ func target(ns, name string, change func(*corev1.PodSpec)) *appsv1.Deployment {
 		change(&d.Spec.Template.Spec)
 	}
 	return d
+}
+
+// versioned is one version of the user's own version-labelled Deployments (app: name,
+// version: version), for a Canary on existing subsets.
+func versioned(ns, name, version string) *appsv1.Deployment {
+	d := target(ns, name+"-"+version, nil)
+	labels := map[string]string{"app": name, "version": version}
+	d.Spec.Selector.MatchLabels = labels
+	d.Spec.Template.Labels = labels
+	return d
+}
+
+// userDestinationRule is the user's DestinationRule with the subsets v1 and v2 by version.
+func userDestinationRule(ns, host string) *istionetworkingv1.DestinationRule {
+	dr := &istionetworkingv1.DestinationRule{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: host}}
+	dr.Spec.Host = host
+	dr.Spec.Subsets = []*istioapiv1.Subset{
+		{Name: "v1", Labels: map[string]string{"version": "v1"}},
+		{Name: "v2", Labels: map[string]string{"version": "v2"}},
+	}
+	return dr
 }
 
 // release changes the image of the target: a new revision to roll out.

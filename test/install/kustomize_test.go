@@ -8,6 +8,8 @@ import (
 
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"fledge.dev/fledge/test/cluster"
 )
 
 // These tests read the kustomize renders of config/ (with the pinned kubectl); the install
@@ -17,7 +19,7 @@ func TestKustomizeDefault(t *testing.T) {
 	g := NewWithT(t)
 	rendered, err := kustomize("default")
 	g.Expect(err).NotTo(HaveOccurred())
-	objs, err := splitObjects(rendered)
+	objs, err := cluster.DecodeObjects(rendered)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(checkSchema(objs)).To(Succeed())
 	g.Expect(checkLeastPrivilege(objs)).To(Succeed())
@@ -90,11 +92,11 @@ func TestKustomizeMonitoring(t *testing.T) {
 	g := NewWithT(t)
 	rendered, err := kustomize("default")
 	g.Expect(err).NotTo(HaveOccurred())
-	base, err := splitObjects(rendered)
+	base, err := cluster.DecodeObjects(rendered)
 	g.Expect(err).NotTo(HaveOccurred())
 	rendered, err = kustomize("monitoring")
 	g.Expect(err).NotTo(HaveOccurred())
-	objs, err := splitObjects(rendered)
+	objs, err := cluster.DecodeObjects(rendered)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(checkSchema(objs)).To(Succeed())
 	g.Expect(checkLeastPrivilege(objs)).To(Succeed())

@@ -1,11 +1,9 @@
 package install_test
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 
@@ -70,32 +67,6 @@ func kustomize(dir string) ([]byte, error) {
 		return nil, fmt.Errorf("kubectl kustomize %s: %w: %s", path, err, stderr.String())
 	}
 	return out, nil
-}
-
-// splitObjects parses a multi-document YAML stream into objects, skipping empty documents.
-func splitObjects(data []byte) ([]*unstructured.Unstructured, error) {
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var objs []*unstructured.Unstructured
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return objs, nil
-		} else if err != nil {
-			return nil, err
-		}
-		m := map[string]any{}
-		if err := yaml.Unmarshal(doc, &m); err != nil {
-			return nil, fmt.Errorf("%w in:\n%s", err, doc)
-		}
-		if len(m) == 0 {
-			continue
-		}
-		obj := &unstructured.Unstructured{Object: m}
-		if obj.GetAPIVersion() == "" || obj.GetKind() == "" || obj.GetName() == "" {
-			return nil, fmt.Errorf("not a Kubernetes object (apiVersion, kind and metadata.name): %s", doc)
-		}
-		objs = append(objs, obj)
-	}
 }
 
 // strictDecoder decodes the built-in kinds and fails on fields those kinds do not have.

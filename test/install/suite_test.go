@@ -17,12 +17,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	authenticationv1 "k8s.io/api/authentication/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -74,7 +69,7 @@ var _ = BeforeSuite(func(ctx context.Context) {
 		built <- err
 	}()
 
-	stack, err = cluster.Start(ctx, cluster.Options{Workloads: true})
+	stack, err = cluster.Start(ctx, cluster.Options{Workloads: true, Istio: true})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(stack.Stop)
 	k8s = stack.Client
@@ -102,25 +97,7 @@ func kubectl(ctx context.Context, stdin []byte, args ...string) (string, error) 
 // as the kubelet does for a pod.
 func serviceAccountToken(ctx context.Context, namespace, name string) string {
 	GinkgoHelper()
-	tr, err := clientset.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
-	}, metav1.CreateOptions{})
+	token, err := stack.ServiceAccountToken(ctx, namespace, name)
 	Expect(err).NotTo(HaveOccurred())
-	return tr.Status.Token
-}
-
-// writeKubeconfig writes a kubeconfig that reaches the API server with token, and nothing
-// else: no client certificate, no impersonation.
-func writeKubeconfig(path, token string) {
-	GinkgoHelper()
-	server := stack.Config.Host
-	if !strings.Contains(server, "://") {
-		server = "https://" + server
-	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: stack.Config.CAData}
-	cfg.AuthInfos["token"] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts["token"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "token"}
-	cfg.CurrentContext = "token"
-	Expect(clientcmd.WriteToFile(*cfg, path)).To(Succeed())
+	return token
 }

@@ -54,7 +54,7 @@ var _ = BeforeSuite(func(ctx context.Context) {
 	pluginDir = buildPlugin()
 
 	var err error
-	stack, err = cluster.Start(ctx, cluster.Options{Workloads: true, Nodes: 2})
+	stack, err = cluster.Start(ctx, cluster.Options{Workloads: true, Nodes: 2, Istio: true})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(stack.Stop)
 	k8s, err = client.NewWithWatch(stack.Config, client.Options{Scheme: stack.Scheme})
@@ -81,7 +81,7 @@ func buildPlugin() string {
 // startManager runs the Fledge manager in this process, as cmd/manager runs it.
 func startManager() {
 	GinkgoHelper()
-	mgr, err := ctrl.NewManager(stack.Config, ctrl.Options{
+	mgr, err := stack.NewManager(context.Background(), ctrl.Options{
 		Scheme:                 stack.Scheme,
 		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},

@@ -127,6 +127,7 @@ type FaultInjection struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?([.][a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$')",message="dependency must be a host: a Service name (payments) or name.namespace"
 	Dependency string `json:"dependency"`
 
 	// delay holds a share of the calls for a while.
@@ -151,6 +152,8 @@ type FaultDelay struct {
 	// +required
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1ms') && self.matches('^([0-9]+(ms|s|m|h)|[0-9]+[.][0-9]{1,3}s)+$')",message="fixedDelay must be at least 1ms, in whole milliseconds (h, m, s or ms, at most three decimals on s, for example 1.5s or 250ms): Istio refuses anything finer"
 	FixedDelay metav1.Duration `json:"fixedDelay"`
 
 	// percentage of requests delayed.

@@ -1,0 +1,236 @@
+package cluster
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	istioapiv1 "istio.io/api/networking/v1"
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// IstioValidationWebhook names the ValidatingWebhookConfiguration that sends every write of
+// an Istio object to istiod, as Istio's installation does on a cluster.
+const IstioValidationWebhook = "fledge-test-istio-validator"
+
+// istioNamespace is where istiod runs, as in an installed Istio.
+const istioNamespace = "istio-system"
+
+// startIstiod runs Istio's control plane, pilot-discovery, against the local API server, and
+// registers its validating webhook, so that the API server refuses a VirtualService or
+// DestinationRule that a real Istio refuses, with Istio's own message. istiod serves the
+// webhook on loopback with a certificate of the harness's for 127.0.0.1.
+func (c *Cluster) startIstiod(ctx context.Context) error {
+	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: istioNamespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	dir := filepath.Join(c.Dir, "istiod")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	caPEM, err := writeServingCert(dir)
+	if err != nil {
+		return fmt.Errorf("certificates for istiod's webhook: %w", err)
+	}
+	// An empty mesh configuration: Istio's defaults.
+	meshConfig := filepath.Join(dir, "mesh.yaml")
+	if err := os.WriteFile(meshConfig, []byte("{}\n"), 0o600); err != nil {
+		return err
+	}
+	ports := map[string]int{}
+	for _, name := range []string{"http", "https", "grpc", "monitoring"} {
+		if ports[name], err = freePort(); err != nil {
+			return err
+		}
+	}
+	loopback := func(name string) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[name])) }
+	istiod, err := StartProcessEnv(c.Dir, "istiod", c.Assets.Path(assetIstiod), istiodEnv,
+		"discovery",
+		"--kubeconfig="+c.KubeconfigPath,
+		"--meshConfig="+meshConfig,
+		"--httpAddr="+loopback("http"),
+		"--httpsAddr="+loopback("https"),
+		"--grpcAddr="+loopback("grpc"),
+		"--monitoringAddr="+loopback("monitoring"),
+		"--secureGRPCAddr=",
+		"--tlsCertFile="+filepath.Join(dir, "tls.crt"),
+		"--tlsKeyFile="+filepath.Join(dir, "tls.key"),
+		"--caCertFile="+filepath.Join(dir, "ca.crt"),
+		"--domain=cluster.local",
+		"--log_output_level=default:warn",
+		// Its debug page would take a fixed port, shared by every suite's istiod.
+		"--ctrlz_port=0",
+	)
+	if err != nil {
+		return err
+	}
+	c.procs = append(c.procs, istiod)
+	c.IstiodXDSAddress = loopback("grpc")
+
+	if err := c.registerIstioWebhook(ctx, "https://"+loopback("https")+"/validate", caPEM); err != nil {
+		return err
+	}
+	return c.waitForIstioValidation(ctx, istiod)
+}
+
+// istiodEnv turns off what the tests do not use and would only slow istiod down or have it
+// write into the cluster: its CA, the injection webhook, Gateway API and ambient mode.
+var istiodEnv = []string{
+	"POD_NAMESPACE=" + istioNamespace,
+	"POD_NAME=istiod-local",
+	"REVISION=default",
+	"ENABLE_CA_SERVER=false",
+	"INJECTION_WEBHOOK_CONFIG_NAME=",
+	// istiod patches the caBundle of its own webhook configuration; the harness registers its
+	// own under another name.
+	"VALIDATION_WEBHOOK_CONFIG_NAME=",
+	"PILOT_ENABLE_GATEWAY_API=false",
+	"PILOT_ENABLE_AMBIENT=false",
+}
+
+func (c *Cluster) registerIstioWebhook(ctx context.Context, url string, caPEM []byte) error {
+	none := admissionregistrationv1.SideEffectClassNone
+	fail := admissionregistrationv1.Fail
+	webhook := &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: IstioValidationWebhook},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+			Name:                    "validation.istio.io",
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caPEM},
+			AdmissionReviewVersions: []string{"v1"},
+			SideEffects:             &none,
+			FailurePolicy:           &fail,
+			TimeoutSeconds:          ptr.To[int32](10),
+			Rules: []admissionregistrationv1.RuleWithOperations{{
+				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+				Rule: admissionregistrationv1.Rule{
+					APIGroups:   []string{"networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io"},
+					APIVersions: []string{"*"},
+					Resources:   []string{"*"},
+				},
+			}},
+		}},
+	}
+	if err := c.Client.Create(ctx, webhook); err != nil {
+		return fmt.Errorf("register istiod's validating webhook: %w", err)
+	}
+	return nil
+}
+
+// waitForIstioValidation waits until the API server asks istiod about Istio objects: a
+// VirtualService with a regex that is not RE2 is refused with Istio's message.
+func (c *Cluster) waitForIstioValidation(ctx context.Context, istiod *Process) error {
+	bad := &istionetworkingv1.VirtualService{
+		ObjectMeta: metav1.ObjectMeta{Namespace: istioNamespace, Name: "probe"},
+		Spec: istioapiv1.VirtualService{
+			Hosts: []string{"probe"},
+			Http: []*istioapiv1.HTTPRoute{{
+				Match: []*istioapiv1.HTTPMatchRequest{{Headers: map[string]*istioapiv1.StringMatch{
+					"x-probe": {MatchType: &istioapiv1.StringMatch_Regex{Regex: "(["}},
+				}}},
+				Route: []*istioapiv1.HTTPRouteDestination{{Destination: &istioapiv1.Destination{Host: "probe"}}},
+			}},
+		},
+	}
+	var last error
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if err := istiod.Running(); err != nil {
+			return err
+		}
+		err := c.Client.Create(ctx, bad.DeepCopy(), client.DryRunAll)
+		switch {
+		case err == nil:
+			last = errors.New("the API server accepted a VirtualService with an invalid regex")
+		case strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), "regex"):
+			return nil
+		default:
+			last = err // istiod not serving yet: the webhook call fails
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("istiod's validation is not in force after two minutes (%v); the end of its log:\n%s", last, istiod.LogTail(30))
+}
+
+// writeServingCert writes a CA and a certificate it signed for 127.0.0.1 (tls.crt, tls.key,
+// ca.crt) into dir, and returns the CA in PEM, for the webhook's caBundle.
+func writeServingCert(dir string) ([]byte, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	caTemplate := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "fledge-test-istiod-ca"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(48 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serving := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "istiod." + istioNamespace + ".svc"},
+		DNSNames:     []string{"istiod." + istioNamespace + ".svc", "localhost"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(48 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, serving, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	files := map[string][]byte{
+		"ca.crt":  caPEM,
+		"tls.crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		"tls.key": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return caPEM, nil
+}

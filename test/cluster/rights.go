@@ -1,0 +1,277 @@
+package cluster
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+)
+
+// The manager's identity as config/default installs it.
+const (
+	ManagerNamespace      = "fledge-system"
+	ManagerServiceAccount = "fledge-manager"
+	ManagerUser           = "system:serviceaccount:" + ManagerNamespace + ":" + ManagerServiceAccount
+)
+
+// harnessFieldManager owns what the harness applies, apart from what a suite applies itself.
+const harnessFieldManager = "fledge-test-harness"
+
+// ManagerConfig reaches the API server as the manager's ServiceAccount, with a token of it, as
+// in the manager's pod: RBAC and the admission policies judge it as they judge the installed
+// manager. The first call installs config/default, all but its CRDs (installed already) and
+// its Deployment (the suites run the manager themselves), from the files a user applies.
+// Every suite that runs the manager runs it with this identity, never the administrator's.
+func (c *Cluster) ManagerConfig(ctx context.Context) (*rest.Config, error) {
+	c.managerMu.Lock()
+	defer c.managerMu.Unlock()
+	if c.managerConfig != nil {
+		return rest.CopyConfig(c.managerConfig), nil
+	}
+	if err := c.installManagerRights(ctx); err != nil {
+		return nil, err
+	}
+	token, err := c.serviceAccountToken(ctx, ManagerNamespace, ManagerServiceAccount)
+	if err != nil {
+		return nil, err
+	}
+	// The administrator's connection (address, CA, rate limits) without its credentials.
+	cfg := rest.AnonymousClientConfig(c.Config)
+	cfg.BearerToken = token
+	cfg.WarningHandler = &c.managerWarnings
+	if err := waitForManagerRights(ctx, cfg); err != nil {
+		return nil, err
+	}
+	c.managerConfig = cfg
+	return rest.CopyConfig(cfg), nil
+}
+
+// TakeManagerWarnings returns, and forgets, the warnings the API server sent the managers
+// made with ManagerConfig since the last call: its own (a deprecated API) and those of the
+// admission webhooks behind it, istiod's among them (a route Istio accepts but warns about).
+func (c *Cluster) TakeManagerWarnings() []string { return c.managerWarnings.take() }
+
+// warnings records the warnings an API client receives.
+type warnings struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *warnings) HandleWarningHeader(code int, agent, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.list = append(w.list, text)
+}
+
+func (w *warnings) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	list := w.list
+	w.list = nil
+	return list
+}
+
+// ManagerKubeconfig is a kubeconfig file with the identity of ManagerConfig, for the manager
+// binary. It lies in the stack's folder, so that the reaper finds a manager that names it.
+func (c *Cluster) ManagerKubeconfig(ctx context.Context) (string, error) {
+	cfg, err := c.ManagerConfig(ctx)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(c.Dir, "manager.kubeconfig")
+	return path, WriteTokenKubeconfig(path, cfg)
+}
+
+// NewManager makes a controller-runtime manager for Fledge's controllers, as cmd/manager
+// does, with the manager's own identity. opts.Scheme defaults to the stack's.
+func (c *Cluster) NewManager(ctx context.Context, opts ctrl.Options) (ctrl.Manager, error) {
+	cfg, err := c.ManagerConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Scheme == nil {
+		opts.Scheme = c.Scheme
+	}
+	return ctrl.NewManager(cfg, opts)
+}
+
+// WriteTokenKubeconfig writes a kubeconfig that reaches cfg's server with cfg's bearer token
+// and nothing else: no client certificate, no impersonation.
+func WriteTokenKubeconfig(path string, cfg *rest.Config) error {
+	server := cfg.Host
+	if !strings.Contains(server, "://") {
+		server = "https://" + server
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["token"] = &clientcmdapi.AuthInfo{Token: cfg.BearerToken}
+	kc.Contexts["token"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "token"}
+	kc.CurrentContext = "token"
+	return clientcmd.WriteToFile(*kc, path)
+}
+
+// ServiceAccountToken asks the API server for a token of a ServiceAccount (TokenRequest), as
+// the kubelet does for a pod.
+func (c *Cluster) ServiceAccountToken(ctx context.Context, namespace, name string) (string, error) {
+	return c.serviceAccountToken(ctx, namespace, name)
+}
+
+func (c *Cluster) serviceAccountToken(ctx context.Context, namespace, name string) (string, error) {
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return "", err
+	}
+	// Longer than any suite runs.
+	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](24 * 3600)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("a token for ServiceAccount %s/%s: %w", namespace, name, err)
+	}
+	return tr.Status.Token, nil
+}
+
+// installManagerRights applies config/default as a user does (kubectl apply --server-side of
+// kubectl kustomize), less the CRDs and the manager's Deployment.
+func (c *Cluster) installManagerRights(ctx context.Context) error {
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	rendered, err := c.kubectl(ctx, nil, "kustomize", filepath.Join(root, "config", "default"))
+	if err != nil {
+		return err
+	}
+	objs, err := DecodeObjects(rendered)
+	if err != nil {
+		return fmt.Errorf("read config/default: %w", err)
+	}
+	var keep bytes.Buffer
+	for _, obj := range objs {
+		switch obj.GetKind() {
+		case "CustomResourceDefinition", "Deployment":
+			continue
+		}
+		data, err := yaml.Marshal(obj.Object)
+		if err != nil {
+			return err
+		}
+		keep.WriteString("---\n")
+		keep.Write(data)
+	}
+	// Forced: a suite that applied config/default itself (the install suite) co-owns these.
+	if _, err := c.kubectl(ctx, keep.Bytes(), "apply", "--server-side", "--force-conflicts", "--field-manager="+harnessFieldManager, "-f", "-"); err != nil {
+		return fmt.Errorf("install the manager's rights from config/default: %w", err)
+	}
+	return nil
+}
+
+// waitForManagerRights waits until RBAC and the admission policy, which reach the API
+// server's authorizer and admission through informers, judge the manager as installed.
+func waitForManagerRights(ctx context.Context, cfg *rest.Config) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return err
+	}
+	var last error
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		last = managerRightsInForce(ctx, cs, c)
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the manager's rights from config/default are not in force after a minute: %w", last)
+}
+
+func managerRightsInForce(ctx context.Context, cs kubernetes.Interface, c client.Client) error {
+	review, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Group: "fledge.dev", Resource: "canaries", Verb: "watch",
+		}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	if !review.Status.Allowed {
+		return errors.New("RBAC does not yet let the manager watch canaries")
+	}
+	probe := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ManagerNamespace, GenerateName: "probe-"}}
+	err = c.Create(ctx, probe, client.DryRunAll)
+	if err == nil || !strings.Contains(err.Error(), "writes only the ConfigMaps and Secrets it manages") {
+		return fmt.Errorf("the admission policy does not yet hold the manager to its own ConfigMaps (a write of another was answered %v)", err)
+	}
+	return nil
+}
+
+// kubectl runs the pinned kubectl as the administrator, with stdin.
+func (c *Cluster) kubectl(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, c.Assets.Kubectl(), append([]string{"--kubeconfig=" + c.KubeconfigPath}, args...)...)
+	cmd.Env = withoutEnv(os.Environ(), "KUBECONFIG")
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out, nil
+}
+
+// DecodeObjects parses a multi-document YAML stream into objects, skipping empty documents.
+func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var objs []*unstructured.Unstructured
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return objs, nil
+		} else if err != nil {
+			return nil, err
+		}
+		m := map[string]any{}
+		if err := yaml.Unmarshal(doc, &m); err != nil {
+			return nil, fmt.Errorf("%w in:\n%s", err, doc)
+		}
+		if len(m) == 0 {
+			continue
+		}
+		obj := &unstructured.Unstructured{Object: m}
+		if obj.GetAPIVersion() == "" || obj.GetKind() == "" || obj.GetName() == "" {
+			return nil, fmt.Errorf("not a Kubernetes object (apiVersion, kind and metadata.name): %s", doc)
+		}
+		objs = append(objs, obj)
+	}
+}

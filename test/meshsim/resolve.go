@@ -1,0 +1,52 @@
+package meshsim
+
+import "fledge.dev/fledge/test/istioxds"
+
+// Resolution is where the simulator sends a request, drawn from nothing, in the terms of
+// Istio's own translation (test/istioxds), so that the tests can hold one against the other.
+type Resolution = istioxds.Resolution
+
+// Resolve says where the simulator would send req, without sending it.
+func (s *Sim) Resolve(req Request) Resolution { return s.index.Load().Resolve(req) }
+
+// Resolve says where req would go, without drawing any outcome.
+func (ix *Index) Resolve(req Request) Resolution {
+	view := newRequestView(&req)
+	host := ix.requestHost(req.Host, req.Namespace, view.gateway)
+	var route *httpRoute
+	if vs := ix.virtualServiceFor(host, req.Namespace, view.gateway); vs != nil {
+		route = vs.firstMatch(&view)
+	} else if svc := ix.services[host]; svc != nil && view.gateway == meshGateway {
+		route = svc.fallback
+	}
+	if route == nil {
+		return Resolution{}
+	}
+	res := Resolution{
+		Found: true, Route: route.name, Shares: map[string]int{}, Mirrors: map[string]float64{},
+		Timeout: route.timeout, Retries: route.retry.retries, PerTryTimeout: route.retry.perTryTimeout,
+	}
+	for _, m := range route.mirrors {
+		res.Mirrors[m.subset+"|"+m.host] = m.percent
+	}
+	if route == ix.services[host].fallbackOrNil() {
+		// istiod names the route it makes for a Service without a VirtualService "default".
+		res.Route = "default"
+	}
+	if route.localStatus != 0 || route.totalWeight == 0 {
+		return res
+	}
+	for _, d := range route.destinations {
+		if d.weight > 0 {
+			res.Shares[d.subset+"|"+d.host] += d.weight * 100 / route.totalWeight
+		}
+	}
+	return res
+}
+
+func (s *service) fallbackOrNil() *httpRoute {
+	if s == nil {
+		return nil
+	}
+	return s.fallback
+}
