@@ -26,8 +26,9 @@ type istioAnalysis struct {
 	mu       sync.Mutex
 	findings []string
 	runs     int
-	// compared counts the steps at which the simulator was found to route as istiod does.
-	compared int
+	// compared counts the steps at which the simulator was found to route as istiod does;
+	// comparedFaults those at which it met the same injected faults.
+	compared, comparedFaults int
 	// queue holds the Canaries whose step changed and are not analysed yet, by key; order
 	// keeps them first come, first served. A Canary that moves again before its turn is
 	// analysed once, in its latest state: the analysis reads the cluster as it is then.
@@ -167,13 +168,21 @@ func (a *istioAnalysis) record(finding string) {
 	a.findings = append(a.findings, finding)
 }
 
+// faultsCompared is how many steps since the last take had the simulator and istiod agree on
+// the faults injected into a canary pod's calls.
+func (a *istioAnalysis) faultsCompared() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.comparedFaults
+}
+
 // take returns what was found since the last call, how many analyses ran and at how many
 // steps the simulator was compared with istiod.
 func (a *istioAnalysis) take() (findings []string, runs, compared int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	findings, runs, compared = a.findings, a.runs, a.compared
-	a.findings, a.runs, a.compared = nil, 0, 0
+	a.findings, a.runs, a.compared, a.comparedFaults = nil, 0, 0, 0
 	return findings, runs, compared
 }
 

@@ -373,6 +373,12 @@ var _ = Describe("the fault-injection gate", func() {
 		a.release(ctx, version{image: "example.com/web:v2", errorRate: "0", latency: "20ms", calls: "payments", tolerant: "true"})
 
 		Eventually(func() error { _, err := faultsVS(ctx, a); return err }).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+		// While the gate is open, a canary pod's calls meet the faults istiod gives its sidecar.
+		Eventually(func() int {
+			istioAnalyzers.compareRoutes(ctx, a.get(ctx), "during the fault gate")
+			return istioAnalyzers.faultsCompared()
+		}).WithContext(ctx).WithTimeout(10*time.Second).Should(BeNumerically(">", 0),
+			"the faults istiod gives a canary pod's sidecar were held against the simulator's")
 		a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
 		Expect(a.eventReasons(ctx)).NotTo(ContainElement("Halted"))
 		_, err := faultsVS(ctx, a)

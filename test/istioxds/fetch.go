@@ -23,9 +23,11 @@ const routeType = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 // Proxy is the sidecar istiod is asked for: a workload of Namespace at IP.
 type Proxy struct {
 	Namespace string
-	// IP names the proxy in istiod's eyes; one that no pod has gives the namespace's
-	// defaults (no sourceLabels match it).
-	IP string
+	// IP names the proxy in istiod's eyes: with Pod and Labels those of a pod, istiod gives
+	// it that pod's routes (sourceLabels match it); an IP no pod has gives the namespace's.
+	IP     string
+	Pod    string
+	Labels map[string]string
 }
 
 // Routes fetches, from istiod's plain-text xDS address, the outbound route configuration
@@ -73,18 +75,26 @@ func Routes(ctx context.Context, address string, proxy Proxy, port uint32) (*rou
 
 // sidecarNode is the Envoy node a sidecar of proxy presents, as pilot-agent fills it in.
 func sidecarNode(proxy Proxy) (*corev3.Node, error) {
+	name := proxy.Pod
+	if name == "" {
+		name = "fledge-xds-probe"
+	}
+	labels := map[string]any{}
+	for k, v := range proxy.Labels {
+		labels[k] = v
+	}
 	metadata, err := structpb.NewStruct(map[string]any{
 		"NAMESPACE":         proxy.Namespace,
 		"CLUSTER_ID":        "Kubernetes",
-		"NAME":              "fledge-xds-probe",
+		"NAME":              name,
 		"INTERCEPTION_MODE": "REDIRECT",
-		"LABELS":            map[string]any{},
+		"LABELS":            labels,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &corev3.Node{
-		Id:       fmt.Sprintf("sidecar~%s~fledge-xds-probe.%s~%s.svc.cluster.local", proxy.IP, proxy.Namespace, proxy.Namespace),
+		Id:       fmt.Sprintf("sidecar~%s~%s.%s~%s.svc.cluster.local", proxy.IP, name, proxy.Namespace, proxy.Namespace),
 		Metadata: metadata,
 	}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	faultv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 )
@@ -37,12 +38,23 @@ type Resolution struct {
 	Timeout       time.Duration
 	Retries       int
 	PerTryTimeout time.Duration
+	// Faults are the route's fault injection, nil for none.
+	Faults *Faults
+}
+
+// Faults are a route's injected delay and abort, with the percentage of requests each hits.
+type Faults struct {
+	Delay        time.Duration
+	DelayPercent float64
+	AbortStatus  int
+	AbortPercent float64
 }
 
 // Equal reports whether two resolutions send requests alike.
 func (r Resolution) Equal(o Resolution) bool {
 	return r.Found == o.Found && r.Route == o.Route && maps.Equal(r.Shares, o.Shares) && maps.Equal(r.Mirrors, o.Mirrors) &&
-		r.Timeout == o.Timeout && r.Retries == o.Retries && r.PerTryTimeout == o.PerTryTimeout
+		r.Timeout == o.Timeout && r.Retries == o.Retries && r.PerTryTimeout == o.PerTryTimeout &&
+		(r.Faults == nil) == (o.Faults == nil) && (r.Faults == nil || *r.Faults == *o.Faults)
 }
 
 // Resolve reads rc as Envoy does for req: the virtual host by domain, then the first route
@@ -71,6 +83,7 @@ func Resolve(rc *routev3.RouteConfiguration, req Request) Resolution {
 		for _, m := range action.GetRequestMirrorPolicies() {
 			res.Mirrors[destinationOf(m.GetCluster())] = percentOf(m.GetRuntimeFraction().GetDefaultValue())
 		}
+		res.Faults = faultsOf(r)
 		if c := action.GetCluster(); c != "" {
 			res.Shares[destinationOf(c)] = 100
 			return res
@@ -87,6 +100,27 @@ func Resolve(rc *routev3.RouteConfiguration, req Request) Resolution {
 		return res
 	}
 	return Resolution{}
+}
+
+// faultsOf reads the fault filter's per-route configuration, where istiod puts a
+// VirtualService's fault injection.
+func faultsOf(r *routev3.Route) *Faults {
+	config, ok := r.GetTypedPerFilterConfig()["envoy.filters.http.fault"]
+	if !ok {
+		return nil
+	}
+	fault := &faultv3.HTTPFault{}
+	if err := config.UnmarshalTo(fault); err != nil {
+		return &Faults{AbortStatus: -1} // unreadable: never equal to the simulator's
+	}
+	f := &Faults{}
+	if d := fault.GetDelay(); d != nil {
+		f.Delay, f.DelayPercent = d.GetFixedDelay().AsDuration(), percentOf(d.GetPercentage())
+	}
+	if a := fault.GetAbort(); a != nil {
+		f.AbortStatus, f.AbortPercent = int(a.GetHttpStatus()), percentOf(a.GetPercentage())
+	}
+	return f
 }
 
 // percentOf reads Envoy's fractional percent; none means all requests.

@@ -29,6 +29,15 @@ func (ix *Index) Resolve(req Request) Resolution {
 	for _, m := range route.mirrors {
 		res.Mirrors[m.subset+"|"+m.host] = m.percent
 	}
+	if route.delay != nil || route.abort != nil {
+		res.Faults = &istioxds.Faults{}
+		if d := route.delay; d != nil {
+			res.Faults.Delay, res.Faults.DelayPercent = d.delay, d.percent
+		}
+		if a := route.abort; a != nil {
+			res.Faults.AbortStatus, res.Faults.AbortPercent = a.status, a.percent
+		}
+	}
 	if route == ix.services[host].fallbackOrNil() {
 		// istiod names the route it makes for a Service without a VirtualService "default".
 		res.Route = "default"
