@@ -172,14 +172,7 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-config"}, Data: map[string]string{"greeting": "hello"}})
 		create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-secret"}, StringData: map[string]string{"password": "s3cret"}})
 		// The checks ask the suite's Prometheus, with the credentials of a Secret.
-		create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prometheus"}, StringData: map[string]string{"username": prom.Username, "password": prom.Password}})
-		create(ctx, &fledgev1alpha1.MetricTemplate{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "always-one"},
-			Spec: fledgev1alpha1.MetricTemplateSpec{
-				Provider: fledgev1alpha1.MetricProvider{Address: prom.URL, SecretRef: &fledgev1alpha1.LocalSecretReference{Name: "prometheus"}},
-				Query:    "vector(1)",
-			},
-		})
+		createAlwaysOne(ctx, ns, prom)
 		// The news goes to the default provider of --default-alert-provider.
 		create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "team-webhook"}, StringData: map[string]string{"url": webhook.URL()}})
 		create(ctx, &fledgev1alpha1.AlertProvider{
@@ -441,14 +434,7 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		const ns = "install-features"
 		createNamespace(ctx, ns)
 		// Checks on a template that reads Prometheus with the credentials of a Secret.
-		create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prometheus"}, StringData: map[string]string{"username": prom.Username, "password": prom.Password}})
-		create(ctx, &fledgev1alpha1.MetricTemplate{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "always-one"},
-			Spec: fledgev1alpha1.MetricTemplateSpec{
-				Provider: fledgev1alpha1.MetricProvider{Address: prom.URL, SecretRef: &fledgev1alpha1.LocalSecretReference{Name: "prometheus"}},
-				Query:    "vector(1)",
-			},
-		})
+		createAlwaysOne(ctx, ns, prom)
 		// News through a Slack bot, whose token is in a Secret.
 		create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "slack"}, StringData: map[string]string{"token": fakeslack.Token}})
 		create(ctx, &fledgev1alpha1.AlertProvider{
@@ -683,6 +669,20 @@ func target(ns, name string, change func(*corev1.PodSpec)) *appsv1.Deployment {
 		change(&d.Spec.Template.Spec)
 	}
 	return d
+}
+
+// createAlwaysOne creates the MetricTemplate always-one, whose query (vector(1)) asks the
+// suite's Prometheus with the credentials of the Secret prometheus.
+func createAlwaysOne(ctx context.Context, ns string, prom *promServer) {
+	GinkgoHelper()
+	create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prometheus"}, StringData: map[string]string{"username": prom.Username, "password": prom.Password}})
+	create(ctx, &fledgev1alpha1.MetricTemplate{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "always-one"},
+		Spec: fledgev1alpha1.MetricTemplateSpec{
+			Provider: fledgev1alpha1.MetricProvider{Address: prom.URL, SecretRef: &fledgev1alpha1.LocalSecretReference{Name: "prometheus"}},
+			Query:    "vector(1)",
+		},
+	})
 }
 
 // versioned is one version of the user's own version-labelled Deployments (app: name,
