@@ -32,8 +32,10 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 	// Make before break: a subset is defined before a route names it, and dropped only after
 	// the last route that named it is gone.
 	managed, withCanary := canary.Spec.Subsets == nil, routes.withCanary()
+	canaryDefined := false
 	if managed {
-		if err := r.ensureDestinationRule(ctx, canary, withCanary, true, &result); err != nil {
+		var err error
+		if canaryDefined, err = r.ensureDestinationRule(ctx, canary, withCanary, true, &result); err != nil {
 			return result, err
 		}
 	}
@@ -64,8 +66,8 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 	if err != nil {
 		return result, err
 	}
-	if managed && !withCanary {
-		if err := r.ensureDestinationRule(ctx, canary, false, false, &result); err != nil {
+	if canaryDefined && !withCanary {
+		if _, err := r.ensureDestinationRule(ctx, canary, false, false, &result); err != nil {
 			return result, err
 		}
 	}
@@ -84,10 +86,12 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 }
 
 // ensureDestinationRule defines the primary's subset, and the canary's when withCanary, or
-// when keep and it is defined already (its routes may not be gone yet).
-func (r *Istio) ensureDestinationRule(ctx context.Context, canary *fledgev1alpha1.Canary, withCanary, keep bool, result *Result) error {
+// when keep and it is defined already (its routes may not be gone yet). It reports whether
+// the canary's subset is defined.
+func (r *Istio) ensureDestinationRule(ctx context.Context, canary *fledgev1alpha1.Canary, withCanary, keep bool, result *Result) (bool, error) {
 	dr := &istionetworkingv1.DestinationRule{}
-	return r.ensure(ctx, canary, dr, result, func(original []byte) (bool, error) {
+	defined := false
+	err := r.ensure(ctx, canary, dr, result, func(original []byte) (bool, error) {
 		var orig *istioapiv1.DestinationRule
 		if original != nil {
 			orig = &istioapiv1.DestinationRule{}
@@ -95,7 +99,8 @@ func (r *Istio) ensureDestinationRule(ctx context.Context, canary *fledgev1alpha
 				return false, fmt.Errorf("read the original spec of DestinationRule %s: %w", dr.Name, err)
 			}
 		}
-		want := destinationRuleSpec(canary, orig, withCanary || keep && definesSubset(&dr.Spec, SubsetCanary))
+		defined = withCanary || keep && definesSubset(&dr.Spec, SubsetCanary)
+		want := destinationRuleSpec(canary, orig, defined)
 		if proto.Equal(&dr.Spec, want) {
 			return false, nil
 		}
@@ -103,6 +108,7 @@ func (r *Istio) ensureDestinationRule(ctx context.Context, canary *fledgev1alpha
 		proto.Merge(&dr.Spec, want)
 		return true, nil
 	})
+	return defined, err
 }
 
 // ensure gets obj (named after the canary's service) from the cache, or takes over the user's

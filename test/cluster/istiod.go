@@ -2,15 +2,7 @@ package cluster
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,6 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/cert"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -151,86 +145,36 @@ func (c *Cluster) waitForIstioValidation(ctx context.Context, istiod *Process) e
 		},
 	}
 	var last error
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		if err := istiod.Running(); err != nil {
-			return err
+			return false, err
 		}
 		err := c.Client.Create(ctx, bad.DeepCopy(), client.DryRunAll)
-		switch {
-		case err == nil:
-			last = errors.New("the API server accepted a VirtualService with an invalid regex")
-		case strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), "regex"):
-			return nil
-		default:
-			last = err // istiod not serving yet: the webhook call fails
+		if err != nil && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), "regex") {
+			return true, nil
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
+		last = err // nil: accepted; else istiod does not serve yet and the webhook call fails
+		return false, nil
+	})
+	if err == nil {
+		return nil
 	}
-	return fmt.Errorf("istiod's validation is not in force after two minutes (%v); the end of its log:\n%s", last, istiod.LogTail(30))
+	return fmt.Errorf("istiod's validation is not in force after two minutes (%v, last answer %v: an invalid regex must be refused); the end of its log:\n%s", err, last, istiod.LogTail(30))
 }
 
-// writeServingCert writes a CA and a certificate it signed for 127.0.0.1 (tls.crt, tls.key,
-// ca.crt) into dir, and returns the CA in PEM, for the webhook's caBundle.
+// writeServingCert writes a certificate for 127.0.0.1 and the key to it (tls.crt, tls.key)
+// into dir, with the CA that signed it (ca.crt), and returns the certificate chain in PEM,
+// whose CA is the webhook's caBundle.
 func writeServingCert(dir string) ([]byte, error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	// The chain holds the serving certificate, then the CA that signed it.
+	chain, key, err := cert.GenerateSelfSignedCertKey("127.0.0.1", nil, []string{"localhost", "istiod." + istioNamespace + ".svc"})
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	caTemplate := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "fledge-test-istiod-ca"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(48 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, err
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serving := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "istiod." + istioNamespace + ".svc"},
-		DNSNames:     []string{"istiod." + istioNamespace + ".svc", "localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(48 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, serving, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return nil, err
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	files := map[string][]byte{
-		"ca.crt":  caPEM,
-		"tls.crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		"tls.key": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-	}
-	for name, data := range files {
+	for name, data := range map[string][]byte{"ca.crt": chain, "tls.crt": chain, "tls.key": key} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			return nil, err
 		}
 	}
-	return caPEM, nil
+	return chain, nil
 }

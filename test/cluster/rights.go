@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -54,7 +55,7 @@ func (c *Cluster) ManagerConfig(ctx context.Context) (*rest.Config, error) {
 	if err := c.installManagerRights(ctx); err != nil {
 		return nil, err
 	}
-	token, err := c.serviceAccountToken(ctx, ManagerNamespace, ManagerServiceAccount)
+	token, err := c.ServiceAccountToken(ctx, ManagerNamespace, ManagerServiceAccount)
 	if err != nil {
 		return nil, err
 	}
@@ -136,10 +137,6 @@ func WriteTokenKubeconfig(path string, cfg *rest.Config) error {
 // ServiceAccountToken asks the API server for a token of a ServiceAccount (TokenRequest), as
 // the kubelet does for a pod.
 func (c *Cluster) ServiceAccountToken(ctx context.Context, namespace, name string) (string, error) {
-	return c.serviceAccountToken(ctx, namespace, name)
-}
-
-func (c *Cluster) serviceAccountToken(ctx context.Context, namespace, name string) (string, error) {
 	cs, err := kubernetes.NewForConfig(c.Config)
 	if err != nil {
 		return "", err
@@ -201,19 +198,14 @@ func waitForManagerRights(ctx context.Context, cfg *rest.Config) error {
 		return err
 	}
 	var last error
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		last = managerRightsInForce(ctx, cs, c)
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		return last == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the manager's rights from config/default are not in force after a minute (%w): %v", err, last)
 	}
-	return fmt.Errorf("the manager's rights from config/default are not in force after a minute: %w", last)
+	return nil
 }
 
 func managerRightsInForce(ctx context.Context, cs kubernetes.Interface, c client.Client) error {

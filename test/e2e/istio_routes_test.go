@@ -66,7 +66,7 @@ func (a *istioAnalysis) agree(ctx context.Context, proxy istioxds.Proxy, port ui
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		last = ""
-		rc, err := istioxds.Routes(ctx, stack.IstiodXDSAddress, proxy, port)
+		rc, err := xds.Routes(ctx, proxy, port)
 		if err != nil {
 			last = err.Error()
 		}

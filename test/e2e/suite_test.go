@@ -21,6 +21,7 @@ import (
 	"fledge.dev/fledge/analysis"
 	"fledge.dev/fledge/controllers"
 	"fledge.dev/fledge/test/cluster"
+	"fledge.dev/fledge/test/istioxds"
 	"fledge.dev/fledge/test/meshsim"
 )
 
@@ -39,6 +40,8 @@ var (
 	mesh  *meshsim.Sim
 	prom  *cluster.Prometheus
 	query analysis.Querier
+	// xds reads istiod's routes as its sidecars get them.
+	xds *istioxds.Client
 
 	trafficMu sync.Mutex
 	traffic   = map[string]meshsim.Mix{}
@@ -81,6 +84,9 @@ var _ = BeforeSuite(func(ctx context.Context) {
 		Eventually(done).WithTimeout(30 * time.Second).Should(BeClosed())
 	})
 
+	xds, err = istioxds.Dial(stack.IstiodXDSAddress)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(xds.Close)
 	watcher, err := client.NewWithWatch(stack.Config, client.Options{Scheme: stack.Scheme})
 	Expect(err).NotTo(HaveOccurred())
 	analyzeCtx, stopAnalyzing := context.WithCancel(context.Background())

@@ -30,19 +30,32 @@ type Proxy struct {
 	Labels map[string]string
 }
 
-// Routes fetches, from istiod's plain-text xDS address, the outbound route configuration
-// that a sidecar of proxy gets for port ("80" is the route of every HTTP service on port 80).
-func Routes(ctx context.Context, address string, proxy Proxy, port uint32) (*routev3.RouteConfiguration, error) {
+// Client asks one istiod, over one connection, as many sidecars.
+type Client struct {
+	address string
+	conn    *grpc.ClientConn
+}
+
+// Dial connects to istiod's plain-text xDS address; Close the Client when done.
+func Dial(address string) (*Client, error) {
 	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
+	return &Client{address: address, conn: conn}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Routes fetches the outbound route configuration that a sidecar of proxy gets for port ("80"
+// is the route of every HTTP service on port 80), on a stream of its own.
+func (c *Client) Routes(ctx context.Context, proxy Proxy, port uint32) (*routev3.RouteConfiguration, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(c.conn).StreamAggregatedResources(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("open an xDS stream to istiod at %s: %w", address, err)
+		return nil, fmt.Errorf("open an xDS stream to istiod at %s: %w", c.address, err)
 	}
 	node, err := sidecarNode(proxy)
 	if err != nil {

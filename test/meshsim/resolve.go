@@ -14,16 +14,20 @@ func (ix *Index) Resolve(req Request) Resolution {
 	view := newRequestView(&req)
 	host := ix.requestHost(req.Host, req.Namespace, view.gateway)
 	var route *httpRoute
+	name := ""
 	if vs := ix.virtualServiceFor(host, req.Namespace, view.gateway); vs != nil {
-		route = vs.firstMatch(&view)
+		if route = vs.firstMatch(&view); route != nil {
+			name = route.name
+		}
 	} else if svc := ix.services[host]; svc != nil && view.gateway == meshGateway {
-		route = svc.fallback
+		// istiod names the route it makes for a Service without a VirtualService "default".
+		route, name = svc.fallback, "default"
 	}
 	if route == nil {
 		return Resolution{}
 	}
 	res := Resolution{
-		Found: true, Route: route.name, Shares: map[string]int{}, Mirrors: map[string]float64{},
+		Found: true, Route: name, Shares: map[string]int{}, Mirrors: map[string]float64{},
 		Timeout: route.timeout, Retries: route.retry.retries, PerTryTimeout: route.retry.perTryTimeout,
 	}
 	for _, m := range route.mirrors {
@@ -38,10 +42,6 @@ func (ix *Index) Resolve(req Request) Resolution {
 			res.Faults.AbortStatus, res.Faults.AbortPercent = a.status, a.percent
 		}
 	}
-	if route == ix.services[host].fallbackOrNil() {
-		// istiod names the route it makes for a Service without a VirtualService "default".
-		res.Route = "default"
-	}
 	if route.localStatus != 0 || route.totalWeight == 0 {
 		return res
 	}
@@ -51,11 +51,4 @@ func (ix *Index) Resolve(req Request) Resolution {
 		}
 	}
 	return res
-}
-
-func (s *service) fallbackOrNil() *httpRoute {
-	if s == nil {
-		return nil
-	}
-	return s.fallback
 }
