@@ -272,10 +272,7 @@ func metricWindow(canary *fledgev1alpha1.Canary, metric *fledgev1alpha1.CanaryMe
 	if metric.Interval != nil && metric.Interval.Duration > 0 {
 		return metric.Interval.Duration
 	}
-	if i := canary.Spec.Analysis.Interval; i != nil && i.Duration > 0 {
-		return i.Duration
-	}
-	return time.Minute
+	return canary.Spec.Analysis.StepInterval()
 }
 
 // queryData names the workloads of a canary: Fledge's copies, or on existing subsets the

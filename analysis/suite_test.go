@@ -17,6 +17,9 @@ import (
 // Istio-shaped series whose traffic each spec's namespace describes.
 
 func TestAnalysis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the local stack: make test runs it, make test-unit does not")
+	}
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Metric analysis on Prometheus")
 }

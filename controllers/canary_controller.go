@@ -23,7 +23,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	"fledge.dev/fledge/analysis"
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 	"fledge.dev/fledge/controllers/alerts"
 	"fledge.dev/fledge/controllers/rollout"
@@ -42,7 +41,6 @@ type CanaryReconciler struct {
 	Clock  clock.PassiveClock
 	Events events.EventRecorder
 
-	Checker   analysis.Checker
 	Router    router.Router
 	Services  *router.Services
 	Workloads *workload.Deployments
@@ -55,6 +53,8 @@ type CanaryReconciler struct {
 
 	// fresh tells whether the cache already holds the status this controller last wrote.
 	fresh freshness
+	// checks runs the checks of rollouts, apart from the reconcile workers.
+	checks *checkRunner
 }
 
 // +kubebuilder:rbac:groups=fledge.dev,resources=canaries,verbs=get;list;watch;update;patch
@@ -75,6 +75,7 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	if err := r.Client.Get(ctx, req.NamespacedName, canary); err != nil {
 		if apierrors.IsNotFound(err) {
 			forgetMetrics(req.Namespace, req.Name)
+			r.checks.drop(req.NamespacedName)
 		}
 		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
 	}
@@ -90,57 +91,77 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		controllerutil.AddFinalizer(canary, Finalizer)
 		return reconcile.Result{}, r.Client.Patch(ctx, canary, patch)
 	}
-
 	// What Istio would refuse and admission could not tell: no route is written, no rollout
 	// starts, until the spec is fixed (the spec's change wakes the reconciler).
 	if errs := canary.Spec.RouteErrors(); len(errs) > 0 {
-		return reconcile.Result{}, r.reportProblem(ctx, canary, "InvalidRoutes", describeRouteErrors(errs))
+		return reconcile.Result{}, r.reportProblem(ctx, canary, fledgev1alpha1.ReasonInvalidRoutes, describeRouteErrors(errs))
 	}
 
-	set, err := r.readWorkloads(ctx, canary)
+	versions := r.versionsOf(canary)
+	set, err := versions.read(ctx, canary)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
 	if set.Target == nil {
-		return reconcile.Result{}, r.reportProblem(ctx, canary, "TargetNotFound",
-			fmt.Sprintf("Deployment %s/%s (spec.targetRef) does not exist: create it or fix the name", canary.Namespace, canary.Spec.TargetRef.Name))
+		return reconcile.Result{}, r.reportProblem(ctx, canary, fledgev1alpha1.ReasonTargetNotFound, targetNotFound(canary))
 	}
-
-	obs := r.observe(canary, set)
-	if rollout.ChecksDue(&obs) && obs.Canary.Ready {
-		result := r.Checker.Check(ctx, canary)
-		obs.Checks = &result
-	}
-	decision := rollout.Decide(obs)
+	obs := r.observe(canary, versions, set)
+	decision := r.decide(ctx, canary, &obs)
 	queueNotifications(canary, &decision.Status, decision.Events, obs.Now, r.DefaultAlertProvider)
-	routesBefore := routesOf(canary, rollout.DesiredFor(&canary.Spec, &canary.Status))
-	specChanged := canary.Status.ObservedGeneration != canary.Generation
 
 	// Act first and record after: the status says what is true, so `kubectl wait` can trust
 	// it. When acting fails, the decision is not recorded and is made again on the retry.
-	if err := r.apply(ctx, canary, set, rollout.DesiredFor(&canary.Spec, &decision.Status), routesBefore, specChanged); err != nil {
+	if err := r.act(ctx, canary, versions, set, decision); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 			// The cache was behind our own writes; look again once it has caught up.
 			return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
 		}
-		return reconcile.Result{}, errors.Join(err, r.reportProblem(ctx, canary, "ApplyFailed", err.Error()))
+		return reconcile.Result{}, errors.Join(err, r.reportProblem(ctx, canary, fledgev1alpha1.ReasonApplyFailed, err.Error()))
 	}
 	if err := r.writeStatus(ctx, canary, decision.Status); err != nil {
 		return reconcile.Result{}, err
 	}
+	r.tell(ctx, canary, &obs, decision)
+	return reconcile.Result{RequeueAfter: decision.RequeueAfter}, nil
+}
+
+// observe gathers what the decision looks at.
+func (r *CanaryReconciler) observe(canary *fledgev1alpha1.Canary, v versions, set workload.Set) rollout.Observation {
+	obs := rollout.Observation{Now: r.Clock.Now(), Generation: canary.Generation, Spec: canary.Spec, Status: canary.Status}
+	obs.Target, obs.Primary, obs.Canary = v.observe(set)
+	return obs
+}
+
+// decide asks for the next move; when the decision asks for the step's checks, it decides
+// again with their verdict once the check runner has it.
+func (r *CanaryReconciler) decide(ctx context.Context, canary *fledgev1alpha1.Canary, obs *rollout.Observation) rollout.Decision {
+	decision := rollout.Decide(*obs)
+	if decision.Check == nil {
+		r.checks.drop(ctrl.ObjectKeyFromObject(canary))
+		return decision
+	}
+	if obs.Checks, obs.ChecksStarted = r.checks.verdict(canary, *decision.Check); obs.Checks == nil {
+		return decision // the checks run apart; their verdict wakes the Canary
+	}
+	return rollout.Decide(*obs)
+}
+
+// tell records what happened after the status is written: metrics, events, notifications,
+// and the probe of the metrics providers a starting rollout asked for.
+func (r *CanaryReconciler) tell(ctx context.Context, canary *fledgev1alpha1.Canary, obs *rollout.Observation, decision rollout.Decision) {
 	// obs.Status is the status before the write (Decide works on a deep copy of it).
-	observeMetrics(canary, &obs.Status, &decision.Status, &obs)
+	observeMetrics(canary, &obs.Status, &decision.Status, obs)
 	r.emit(ctx, canary, decision.Events)
 	if r.Alerts != nil && alerts.Pending(canary, r.DefaultAlertProvider) {
-		r.Alerts.Enqueue(req.NamespacedName)
+		r.Alerts.Enqueue(ctrl.ObjectKeyFromObject(canary))
 	}
-	if startedRollout(decision.Events) {
-		if err := r.Checker.Preflight(ctx, canary); err != nil {
-			r.Events.Eventf(canary, nil, corev1.EventTypeWarning, "MetricsUnavailable", "Rollout",
-				"a metrics provider of this canary does not answer; its checks will fail until it does: %v", err)
-		}
+	if decision.Preflight {
+		r.checks.preflight(ctx, canary)
 	}
-	return reconcile.Result{RequeueAfter: decision.RequeueAfter}, nil
+}
+
+func targetNotFound(canary *fledgev1alpha1.Canary) string {
+	return fmt.Sprintf("Deployment %s/%s (spec.targetRef) does not exist: create it or fix the name", canary.Namespace, canary.Spec.TargetRef.Name)
 }
 
 // writeStatus patches the status when the decision changed it, and only then.
@@ -185,30 +206,6 @@ func (r *CanaryReconciler) emit(ctx context.Context, canary *fledgev1alpha1.Cana
 	}
 }
 
-func routesOf(canary *fledgev1alpha1.Canary, d rollout.Desired) router.Routes {
-	r := router.RoutesFor(canary, d.PrimaryWeight, d.CanaryWeight)
-	if d.Match {
-		r.Match = canary.Spec.Analysis.Match
-	}
-	if d.Testers {
-		r.Testers = canary.Spec.Analysis.Testers
-	}
-	r.MirrorPercentage = d.MirrorPercentage
-	if d.Faults {
-		r.Faults = canary.Spec.Analysis.FaultInjection
-	}
-	if a := canary.Spec.Analysis.SessionAffinity; d.Sticky && a != nil {
-		r.Sticky = &router.StickyCookie{Name: a.CookieName, Value: d.RolloutID, MaxAge: 24 * time.Hour}
-		if r.Sticky.Name == "" {
-			r.Sticky.Name = "fledge-canary"
-		}
-		if a.MaxAge != nil {
-			r.Sticky.MaxAge = a.MaxAge.Duration
-		}
-	}
-	return r
-}
-
 // describeRouteErrors names the first field to fix, and how many more there are: the
 // message goes to a condition, whose size the API bounds.
 func describeRouteErrors(errs field.ErrorList) string {
@@ -217,13 +214,4 @@ func describeRouteErrors(errs field.ErrorList) string {
 		msg += fmt.Sprintf(" (and %d more)", len(errs)-1)
 	}
 	return msg + "; Fledge writes no route until the spec is fixed"
-}
-
-func startedRollout(evs []rollout.Event) bool {
-	for _, e := range evs {
-		if e.Reason == rollout.ReasonStarted || e.Reason == rollout.ReasonRestarted {
-			return true
-		}
-	}
-	return false
 }

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 
 	"k8s.io/utils/clock"
@@ -24,6 +25,9 @@ type Options struct {
 	Clock clock.PassiveClock
 	// MaxConcurrentReconciles is how many Canaries are reconciled at once.
 	MaxConcurrentReconciles int
+	// CheckWorkers is how many Canaries' checks run at once, apart from the reconciles
+	// (DefaultCheckWorkers when zero).
+	CheckWorkers int
 	// ClusterName names the cluster in notifications.
 	ClusterName string
 	// DefaultAlertProvider (namespace/name) is told about Canaries that name no alert.
@@ -33,6 +37,10 @@ type Options struct {
 	// NotificationRetry bounds the retries of one notification.
 	NotificationRetry notifiers.RetryPolicy
 }
+
+// DefaultCheckWorkers is how many Canaries' checks run at once unless told otherwise: the
+// checks mostly wait on Prometheus.
+const DefaultCheckWorkers = 32
 
 // Setup wires the Canary reconciler, its adapters and the alert dispatcher into mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
@@ -52,13 +60,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Scheme:               mgr.GetScheme(),
 		Clock:                opts.Clock,
 		Events:               recorder,
-		Checker:              opts.Checker,
 		Router:               &router.Istio{Clients: clients},
 		Services:             &router.Services{Clients: clients},
 		Workloads:            &workload.Deployments{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()},
 		Configs:              &workload.ConfigHashes{Cache: mgr.GetClient(), APIReader: mgr.GetAPIReader()},
 		Alerts:               dispatcher,
 		DefaultAlertProvider: opts.DefaultAlertProvider,
+		checks:               newCheckRunner(opts.Checker, recorder, cmp.Or(opts.CheckWorkers, DefaultCheckWorkers), opts.Clock),
+	}
+	if err := mgr.Add(r.checks); err != nil {
+		return err
 	}
 	return r.SetupWithManager(ctx, mgr, opts.MaxConcurrentReconciles)
 }

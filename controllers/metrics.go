@@ -28,7 +28,7 @@ var (
 		Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60},
 	})
 	rolloutDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "fledge_rollout_duration_seconds", Help: "Time from the start of a rollout to its promotion or abort.",
+		Name: "fledge_rollout_duration_seconds", Help: "Time from the start of a rollout to its end, by result (Succeeded, Failed, Cancelled, Superseded).",
 		Buckets: prometheus.ExponentialBuckets(10, 2, 14),
 	}, []string{"result"})
 	analysisResults = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -67,18 +67,31 @@ func observeMetrics(canary *fledgev1alpha1.Canary, before, after *fledgev1alpha1
 			analysisProblems.WithLabelValues(r.Problem.Reason).Inc()
 		}
 		if before.LastCheckTime != nil {
-			due := before.LastCheckTime.Add(rollout.Interval(&canary.Spec))
+			due := before.LastCheckTime.Add(canary.Spec.Analysis.StepInterval())
 			stepLateness.Observe(obs.Now.Sub(due).Seconds())
 		}
 	}
 	if after.StepIndex > before.StepIndex && before.StepIndex > 0 && before.LastTransitionTime != nil {
 		stepDuration.Observe(obs.Now.Sub(before.LastTransitionTime.Time).Seconds())
 	}
-	if before.Phase != after.Phase && (after.Phase == fledgev1alpha1.PhaseSucceeded || after.Phase == fledgev1alpha1.PhaseFailed) {
-		if before.RolloutStartTime != nil {
-			rolloutDuration.WithLabelValues(string(after.Phase)).Observe(obs.Now.Sub(before.RolloutStartTime.Time).Seconds())
+	for _, r := range endedRollouts(before, after) {
+		rolloutDuration.WithLabelValues(string(r.Result)).Observe(r.EndTime.Sub(r.StartTime.Time).Seconds())
+	}
+}
+
+// endedRollouts are the rollouts whose record the decision closed.
+func endedRollouts(before, after *fledgev1alpha1.CanaryStatus) []fledgev1alpha1.RolloutRecord {
+	endedBefore := map[string]bool{}
+	for _, r := range before.History {
+		endedBefore[r.ID] = r.EndTime != nil
+	}
+	var ended []fledgev1alpha1.RolloutRecord
+	for _, r := range after.History {
+		if r.EndTime != nil && !endedBefore[r.ID] {
+			ended = append(ended, r)
 		}
 	}
+	return ended
 }
 
 // forgetMetrics drops the series of a deleted Canary.

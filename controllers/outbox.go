@@ -29,13 +29,13 @@ func queueNotifications(canary *fledgev1alpha1.Canary, st *fledgev1alpha1.Canary
 	}
 	steps := int32(len(rollout.Steps(canary.Spec.Analysis)))
 	for _, e := range evs {
-		if !aboutTheRollout(e, st) {
+		if !fledgev1alpha1.IsRolloutTransition(e.Reason, st.Phase) {
 			continue
 		}
 		n.Outbox = append(n.Outbox, fledgev1alpha1.OutboxEntry{
 			Seq: n.NextSeq, RolloutID: st.RolloutID, Kind: e.Reason, Message: e.Message, Time: metav1.NewTime(now),
 			Phase: st.Phase, Weight: st.CanaryWeight, Step: st.StepIndex, Steps: steps,
-			FailedChecks: st.FailedChecks, Threshold: rollout.Threshold(&canary.Spec), Revision: st.CanaryRevision,
+			FailedChecks: st.FailedChecks, Threshold: canary.Spec.Analysis.FailureThreshold(), Revision: st.CanaryRevision,
 		})
 		n.NextSeq++
 	}
@@ -52,18 +52,4 @@ func queueNotifications(canary *fledgev1alpha1.Canary, st *fledgev1alpha1.Canary
 	}
 	n.Outbox = kept
 	st.Notifications = n
-}
-
-// aboutTheRollout tells the transitions of a rollout, which go to Slack, from the rest
-// (initialisation, replica changes, requests while no rollout runs), which would otherwise
-// land in the message of the last rollout.
-func aboutTheRollout(e rollout.Event, st *fledgev1alpha1.CanaryStatus) bool {
-	switch e.Reason {
-	case rollout.ReasonStarted, rollout.ReasonRestarted, rollout.ReasonCancelled, rollout.ReasonAdvanced,
-		rollout.ReasonWaiting, rollout.ReasonHalted, rollout.ReasonPromoting, rollout.ReasonPromoted, rollout.ReasonAborted:
-		return true
-	case rollout.ReasonRequestAccepted, rollout.ReasonRequestRejected:
-		return st.Phase == fledgev1alpha1.PhaseProgressing || st.Phase == fledgev1alpha1.PhasePromoting
-	}
-	return false
 }

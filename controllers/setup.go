@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 	"fledge.dev/fledge/controllers/workload"
@@ -72,6 +73,8 @@ func (r *CanaryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manage
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.canariesOfTarget), builder.WithPredicates(deploymentChanged{})).
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.canariesUsingConfig(workload.KindConfigMap))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.canariesUsingConfig(workload.KindSecret))).
+		// A verdict of the checks is in.
+		WatchesRawSource(source.Channel(r.checks.wake, &handler.EnqueueRequestForObject{})).
 		Complete(r)
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/slack-go/slack"
+	"k8s.io/apimachinery/pkg/util/duration"
 )
 
 // Slack's limits on block texts.
@@ -98,6 +99,9 @@ func contextBlock(n Notification) *slack.ContextBlock {
 		add("Revision", "`"+n.Revision+"`")
 	}
 	add("Phase", n.Phase)
+	if ended(n.Kind) && !n.Started.IsZero() && !n.Time.Before(n.Started) {
+		add("Took", duration.HumanDuration(n.Time.Sub(n.Started)))
+	}
 	if !n.Time.IsZero() {
 		// Slack renders the date in each reader's time zone; the text after | is for old clients.
 		elements = append(elements, mrkdwn(fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>",
@@ -166,3 +170,6 @@ func capitalize(s string) string {
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }
+
+// ended is whether a transition ends the rollout.
+func ended(k Kind) bool { return k == Promoted || k == Aborted || k == Cancelled }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slack-go/slack"
 )
@@ -140,5 +141,16 @@ func TestBlocksRoundTrip(t *testing.T) {
 	want := []string{"header", "context", "section", "section", "section"}
 	if !slices.Equal(got, want) || len(back.BlockSet) != len(want) {
 		t.Errorf("block types = %v, want %v", got, want)
+	}
+}
+
+func TestFinishedRolloutSaysHowLongItTook(t *testing.T) {
+	n := note(Promoted, "n")
+	n.Started = n.Time.Add(-270 * time.Second)
+	mustContain(t, "promoted", blockTexts(t, rolloutMessage(n).Blocks), "*Took:* 4m30s")
+	for _, kind := range []Kind{Advanced, Halted} {
+		n := note(kind, "n")
+		n.Started = n.Time.Add(-time.Minute)
+		mustNotContain(t, string(kind), blockTexts(t, rolloutMessage(n).Blocks), "*Took:*")
 	}
 }

@@ -30,6 +30,8 @@ type Notification struct {
 	// Metrics are the last results of the checks.
 	Metrics []Metric
 	Time    time.Time
+	// Started is when the rollout started (from the Canary's history), zero when unknown.
+	Started time.Time
 }
 
 // Metric is the last result of one check.

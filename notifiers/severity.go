@@ -1,24 +1,28 @@
 package notifiers
 
-import "fmt"
+import (
+	"fmt"
 
-// Kind is what happened to a rollout. The values are the reasons of the controller's events
-// (controllers/rollout), so that an event maps to a Kind without a table.
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+)
+
+// Kind is what happened to a rollout: the reason of the controller's event, as
+// apis/fledge/v1alpha1 defines them, so that an event maps to a Kind without a table.
 type Kind string
 
-// Kinds of rollout transitions.
+// Kinds of rollout transitions this package tells apart.
 const (
-	Started         Kind = "RolloutStarted"
-	Restarted       Kind = "RolloutRestarted"
-	Cancelled       Kind = "RolloutCancelled"
-	Advanced        Kind = "Advanced"
-	Waiting         Kind = "Waiting"
-	Halted          Kind = "Halted"
-	Promoting       Kind = "Promoting"
-	Promoted        Kind = "Promoted"
-	Aborted         Kind = "Aborted"
-	RequestAccepted Kind = "RequestAccepted"
-	RequestRejected Kind = "RequestRejected"
+	Started         Kind = fledgev1alpha1.ReasonStarted
+	Restarted       Kind = fledgev1alpha1.ReasonRestarted
+	Cancelled       Kind = fledgev1alpha1.ReasonCancelled
+	Advanced        Kind = fledgev1alpha1.ReasonAdvanced
+	Waiting         Kind = fledgev1alpha1.ReasonWaiting
+	Halted          Kind = fledgev1alpha1.ReasonHalted
+	Promoting       Kind = fledgev1alpha1.ReasonPromoting
+	Promoted        Kind = fledgev1alpha1.ReasonPromoted
+	Aborted         Kind = fledgev1alpha1.ReasonAborted
+	RequestAccepted Kind = fledgev1alpha1.ReasonRequestAccepted
+	RequestRejected Kind = fledgev1alpha1.ReasonRequestRejected
 )
 
 // Severity filters what a provider receives.

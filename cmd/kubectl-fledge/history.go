@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
@@ -22,12 +21,14 @@ func newHistoryCommand(s *session) *cobra.Command {
 		Short: "List the canary's past rollouts: revision, result, when and why",
 		Long: `List the canary's past rollouts, oldest first: the revision, how the rollout ended
 (Succeeded, Failed, Cancelled, Superseded, or still Running), when it started, how long
-it took, and why it ended.
+it took, how far through its steps it got, and why it ended (and who ended it, when a
+manual promote or abort did).
 
-Fledge keeps no history object: this is rebuilt from the canary's events (RolloutStarted,
-RolloutRestarted, Promoting, Promoted, Aborted, RolloutCancelled) and its status. The API
-server deletes events after its --event-ttl (one hour by default), so older rollouts do
-not show; the status always tells the last one.`,
+The history lives in the canary's status (status.history), where Fledge records each
+rollout as it starts and ends: it does not depend on events, so it outlives their expiry,
+and it keeps the last 20 rollouts for as long as the canary exists. A canary last written
+by an older Fledge, whose status has no history, shows only its last rollout, from the
+status.`,
 		Example:           `  kubectl fledge history web -n shop`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeCanaryNames(s),
@@ -45,157 +46,103 @@ func showHistory(ctx context.Context, s *session, name string) error {
 	if err != nil {
 		return err
 	}
-	events, readable, err := s.eventsOf(ctx, canary)
-	if err != nil {
-		return fmt.Errorf("list the events of canary %s: %w", name, err)
-	}
-	if !readable {
-		fmt.Fprintln(s.streams.ErrOut, "your account may not list events: only the last rollout (from the status) shows")
-	}
-	records := rolloutHistory(canary, events)
-	if len(records) == 0 {
-		fmt.Fprintf(s.streams.ErrOut, "canary %s has no rollout on record (events are kept for an hour by default).\n", name)
-		return nil
-	}
-	writeHistory(s.streams.Out, styleFor(s.streams.Out), records, time.Now())
+	printHistory(s.streams.Out, s.streams.ErrOut, styleFor(s.streams.Out), canary, time.Now())
 	return nil
 }
 
-// rolloutRecord is one past (or running) rollout.
-type rolloutRecord struct {
-	Revision string
-	// Result is Succeeded, Failed, Cancelled, Superseded (a newer revision replaced it
-	// mid-way) or Running.
-	Result  string
-	Started time.Time
-	// Ended is zero while the rollout runs, or when its start is not on record.
-	Ended time.Time
-	Why   string
+// printHistory writes the canary's rollouts as a table to out, and to errOut what the
+// reader should know about them (none on record, or only the last one).
+func printHistory(out, errOut io.Writer, st style, canary *fledgev1alpha1.Canary, now time.Time) {
+	records := canary.Status.History
+	if len(records) == 0 {
+		last, ok := lastRolloutFromStatus(canary)
+		if !ok {
+			fmt.Fprintf(errOut, "canary %s has no rollout on record.\n", canary.Name)
+			return
+		}
+		fmt.Fprintf(errOut, "canary %s has no history in its status (an older Fledge wrote it): only its last rollout shows, from the status.\n", canary.Name)
+		records = []fledgev1alpha1.RolloutRecord{last}
+	}
+	writeHistory(out, st, records, now)
 }
 
-const (
-	resultSucceeded  = "Succeeded"
-	resultFailed     = "Failed"
-	resultCancelled  = "Cancelled"
-	resultSuperseded = "Superseded"
-	resultRunning    = "Running"
-)
-
-// revisionInMessage finds the revision in Fledge's event messages ("new revision 1a2b3c...:",
-// "revision 1a2b3c... was promoted", "rollout of revision 1a2b3c... aborted").
-var revisionInMessage = regexp.MustCompile(`\brevision ([^\s:;,]+)`)
-
-// rolloutHistory rebuilds the rollouts from the canary's events (oldest first) and completes
-// the last one from the status.
-func rolloutHistory(canary *fledgev1alpha1.Canary, events []corev1.Event) []rolloutRecord {
-	var records []rolloutRecord
-	var current *rolloutRecord
-	closeCurrent := func(result, why string, at time.Time) {
-		if current == nil {
-			// Its start is older than the events on record.
-			records = append(records, rolloutRecord{Revision: "?"})
-			current = &records[len(records)-1]
-		}
-		current.Result, current.Ended = result, at
-		if why != "" {
-			current.Why = why
-		}
-		current = nil
+// lastRolloutFromStatus tells the last rollout from the status fields an older controller
+// wrote, which kept no history: rolloutID, canaryRevision, rolloutStartTime, phase and
+// message. It reports false when no rollout has run.
+func lastRolloutFromStatus(canary *fledgev1alpha1.Canary) (fledgev1alpha1.RolloutRecord, bool) {
+	st := canary.Status
+	if st.RolloutID == "" {
+		return fledgev1alpha1.RolloutRecord{}, false
 	}
-	for i := range events {
-		e := &events[i]
-		at := firstSeen(e)
-		revision := ""
-		if m := revisionInMessage.FindStringSubmatch(e.Message); m != nil {
-			revision = m[1]
-		}
-		switch e.Reason {
-		case rollout.ReasonStarted, rollout.ReasonRestarted:
-			if current != nil {
-				closeCurrent(resultSuperseded, "the target changed to revision "+revision+" during the rollout", at)
-			}
-			records = append(records, rolloutRecord{Revision: revision, Result: resultRunning, Started: at})
-			current = &records[len(records)-1]
-		case rollout.ReasonPromoting:
-			// "<why>: all traffic goes to the canary while ..." tells why it was promoted.
-			if current != nil {
-				why, _, _ := strings.Cut(e.Message, ": all traffic goes to the canary")
-				current.Why = why
-			}
-		case rollout.ReasonPromoted:
-			why := "promoted" // unless the Promoting event said why
-			if current != nil && current.Why != "" {
-				why = ""
-			}
-			closeCurrent(resultSucceeded, why, at)
-			fixRevision(records, revision)
-		case rollout.ReasonAborted:
-			_, why, found := strings.Cut(e.Message, "all traffic back to the primary: ")
-			if !found {
-				why = e.Message
-			}
-			closeCurrent(resultFailed, why, at)
-			fixRevision(records, revision)
-		case rollout.ReasonCancelled:
-			closeCurrent(resultCancelled, e.Message, at)
-		}
+	r := fledgev1alpha1.RolloutRecord{
+		ID:           st.RolloutID,
+		Revision:     st.CanaryRevision,
+		FailedChecks: st.FailedChecks,
+		Message:      st.Message,
 	}
-	return completeFromStatus(records, canary.Status)
-}
-
-// fixRevision names the revision of the last record when its start was not on record.
-func fixRevision(records []rolloutRecord, revision string) {
-	if last := &records[len(records)-1]; last.Revision == "?" && revision != "" {
-		last.Revision = revision
-	}
-}
-
-// completeFromStatus settles the last rollout with what the status says, which outlives
-// the events.
-func completeFromStatus(records []rolloutRecord, st fledgev1alpha1.CanaryStatus) []rolloutRecord {
-	if st.RolloutID == "" || st.RolloutStartTime == nil {
-		return records
-	}
-	started := st.RolloutStartTime.Time
-	var last *rolloutRecord
-	if n := len(records); n > 0 && !records[n-1].Started.Before(started.Add(-time.Second)) {
-		last = &records[n-1]
-	} else {
-		records = append(records, rolloutRecord{Revision: st.CanaryRevision, Started: started, Result: resultRunning})
-		last = &records[len(records)-1]
+	if st.RolloutStartTime != nil {
+		r.StartTime = *st.RolloutStartTime
 	}
 	switch {
 	case running(st.Phase):
-		last.Result, last.Why = resultRunning, st.Message
-	case last.Result == resultRunning && finished(st.Phase):
-		last.Result, last.Why = string(st.Phase), st.Message
+		r.Result = fledgev1alpha1.ResultRunning
+		r.StepsReached, r.StepsTotal = st.StepIndex, int32(len(rollout.Steps(canary.Spec.Analysis)))
+	case finished(st.Phase):
+		// The status does not keep how far a finished rollout got.
+		r.Result = fledgev1alpha1.RolloutResult(st.Phase) // Succeeded (a cancel too) or Failed
 		if st.LastTransitionTime != nil {
-			last.Ended = st.LastTransitionTime.Time
+			r.EndTime = ptr(metav1.NewTime(st.LastTransitionTime.Time))
 		}
+	default:
+		r.Result = fledgev1alpha1.RolloutResult(st.Phase)
 	}
-	return records
+	return r, true
 }
 
-func writeHistory(w io.Writer, st style, records []rolloutRecord, now time.Time) {
+func writeHistory(w io.Writer, st style, records []fledgev1alpha1.RolloutRecord, now time.Time) {
 	t := &table{}
-	t.add("REVISION", "RESULT", "STARTED", "TOOK", "WHY")
-	for _, r := range records {
+	t.add("REVISION", "RESULT", "STARTED", "TOOK", "STEPS", "WHY")
+	for i := range records {
+		r := &records[i]
 		started, took := "?", "-"
-		if !r.Started.IsZero() {
-			started = age(r.Started, now) + " ago"
-			if !r.Ended.IsZero() {
-				took = duration.HumanDuration(r.Ended.Sub(r.Started))
+		if !r.StartTime.IsZero() {
+			started = age(r.StartTime.Time, now) + " ago"
+			if r.Result != fledgev1alpha1.ResultRunning && r.EndTime != nil && !r.EndTime.IsZero() {
+				took = duration.HumanDuration(r.EndTime.Sub(r.StartTime.Time))
 			}
 		}
-		t.add(r.Revision, st.result(r.Result), started, took, r.Why)
+		t.add(orDash(r.Revision), st.result(r.Result), started, took, steps(r), why(r))
 	}
 	t.write(w, "")
 }
 
-// result colours the result of a rollout like a phase.
-func (s style) result(result string) string {
-	if result == resultRunning {
-		return s.paint(yellow, result)
+// steps is how far through its plan the rollout got ("3/5"), "-" when its plan had no steps
+// or is not on record.
+func steps(r *fledgev1alpha1.RolloutRecord) string {
+	if r.StepsTotal <= 0 {
+		return "-"
 	}
-	return s.phase(result)
+	return fmt.Sprintf("%d/%d", r.StepsReached, r.StepsTotal)
+}
+
+// why is the record's message, with who ended the rollout when a manual request did.
+func why(r *fledgev1alpha1.RolloutRecord) string {
+	switch {
+	case r.EndedBy == "":
+		return orDash(r.Message)
+	case r.Message == "":
+		return "by " + r.EndedBy
+	case strings.Contains(r.Message, "by "+r.EndedBy):
+		return r.Message // "aborted on request by alice" says it already
+	}
+	return r.Message + " (by " + r.EndedBy + ")"
+}
+
+// result colours the result of a rollout like a phase: Running yellow, Succeeded green,
+// Failed red; Cancelled and Superseded stay plain.
+func (s style) result(result fledgev1alpha1.RolloutResult) string {
+	if result == fledgev1alpha1.ResultRunning {
+		return s.paint(yellow, string(result))
+	}
+	return s.phase(orDash(string(result)))
 }

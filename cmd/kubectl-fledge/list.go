@@ -101,7 +101,7 @@ func writeCanaryTable(w io.Writer, st style, canaries []fledgev1alpha1.Canary, w
 			st.phase(string(c.Status.Phase)),
 			fmt.Sprintf("%d%%", c.Status.CanaryWeight),
 			stepCell(c),
-			fmt.Sprintf("%d/%d", c.Status.FailedChecks, rollout.Threshold(&c.Spec)),
+			fmt.Sprintf("%d/%d", c.Status.FailedChecks, c.Spec.Analysis.FailureThreshold()),
 			orDash(truncate(c.Status.Message, listMessageWidth)),
 			age(c.CreationTimestamp.Time, now),
 		}

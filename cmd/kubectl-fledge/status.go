@@ -106,7 +106,7 @@ func progressLine(c *fledgev1alpha1.Canary) string {
 	if st.StepIndex == 0 {
 		where = "waiting for the canary to be ready"
 	}
-	line := fmt.Sprintf("%s%s, %d of %d checks failed", prefix, where, st.FailedChecks, rollout.Threshold(&c.Spec))
+	line := fmt.Sprintf("%s%s, %d of %d checks failed", prefix, where, st.FailedChecks, c.Spec.Analysis.FailureThreshold())
 	if st.Paused {
 		line += ", paused"
 	}

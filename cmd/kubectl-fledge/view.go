@@ -35,7 +35,7 @@ func (v canaryView) write(w io.Writer) {
 	summary.add("Phase:", v.phaseLine())
 	summary.add("Plan:", planLine(c.Spec))
 	summary.add("Traffic:", v.trafficLine())
-	summary.add("Failed checks:", fmt.Sprintf("%d of threshold %d", c.Status.FailedChecks, rollout.Threshold(&c.Spec)))
+	summary.add("Failed checks:", fmt.Sprintf("%d of threshold %d", c.Status.FailedChecks, c.Spec.Analysis.FailureThreshold()))
 	summary.add("Revisions:", revisionsLine(c.Status))
 	if c.Status.RolloutID != "" {
 		line := c.Status.RolloutID
@@ -109,7 +109,7 @@ func planLine(spec fledgev1alpha1.CanarySpec) string {
 		labels = append(labels, label)
 		i = j
 	}
-	return fmt.Sprintf("%d steps, one every %s: %s", len(steps), shortDuration(rollout.Interval(&spec)), strings.Join(labels, ", "))
+	return fmt.Sprintf("%d steps, one every %s: %s", len(steps), shortDuration(spec.Analysis.StepInterval()), strings.Join(labels, ", "))
 }
 
 func stepLabel(step rollout.Step) string {

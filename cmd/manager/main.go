@@ -73,8 +73,8 @@ func run(cfg Config) error {
 	}
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		Checker: checker, Clock: clock.RealClock{},
-		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
-		ClusterName:             cfg.ClusterName, DefaultAlertProvider: cfg.DefaultAlertProvider,
+		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles, CheckWorkers: cfg.CheckWorkers,
+		ClusterName: cfg.ClusterName, DefaultAlertProvider: cfg.DefaultAlertProvider,
 		SlackAPIURL:       cfg.SlackAPIURL,
 		NotificationRetry: notifiers.RetryPolicy{Initial: time.Second, Max: time.Minute, GiveUpAfter: cfg.NotificationTimeout.Duration},
 	}); err != nil {

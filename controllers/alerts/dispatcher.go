@@ -274,6 +274,11 @@ func notification(canary *fledgev1alpha1.Canary, e fledgev1alpha1.OutboxEntry, c
 	if e.RolloutID == "" {
 		n.RolloutID = string(canary.UID) + ".setup"
 	}
+	for _, r := range canary.Status.History {
+		if r.ID == e.RolloutID && e.RolloutID != "" {
+			n.Started = r.StartTime.Time
+		}
+	}
 	ranges := map[string]*fledgev1alpha1.ThresholdRange{}
 	for _, m := range canary.Spec.Analysis.Metrics {
 		ranges[m.Name] = m.ThresholdRange

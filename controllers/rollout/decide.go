@@ -17,47 +17,53 @@ type Event struct {
 	Message string
 }
 
-// Event reasons.
-const (
-	ReasonInitialized      = "Initialized"
-	ReasonStarted          = "RolloutStarted"
-	ReasonRestarted        = "RolloutRestarted"
-	ReasonCancelled        = "RolloutCancelled"
-	ReasonAdvanced         = "Advanced"
-	ReasonHalted           = "Halted"
-	ReasonWaiting          = "Waiting"
-	ReasonPromoting        = "Promoting"
-	ReasonPromoted         = "Promoted"
-	ReasonAborted          = "Aborted"
-	ReasonRequestAccepted  = "RequestAccepted"
-	ReasonRequestRejected  = "RequestRejected"
-	ReasonReplicasAdjusted = "ReplicasAdjusted"
-)
-
-// Decision is the new status of a canary, the events of its transitions, and when to look
-// again. What the world must look like follows from the status alone (see Desired).
+// Decision is the next move of a canary: its new status, what the cluster must look like,
+// the events of its transitions, what to measure, and when to look again.
 type Decision struct {
 	Status fledgev1alpha1.CanaryStatus
-	Events []Event
+	// Want is what the cluster must look like for Status (DesiredFor).
+	Want Desired
+	// RoutesMoved is true when this decision changes the routes (a step, a spec change): an
+	// update of the routing objects when it is false repairs someone else's edit.
+	RoutesMoved bool
+	Events      []Event
+	// Check, when set, asks for the verdict of the step's checks: run them and decide again
+	// with the verdict in Observation.Checks. Status holds no judgement until then.
+	Check *CheckRequest
+	// Preflight asks to probe the metrics providers now: a rollout starts.
+	Preflight bool
 	// RequeueAfter is when a timer must wake the canary (a step falls due, a deadline passes);
-	// zero when only a change in the cluster can move it on.
+	// zero when only a change in the cluster (or a verdict) can move it on.
 	RequeueAfter time.Duration
+}
+
+// CheckRequest asks for the verdict of the checks of one step at one due time.
+type CheckRequest struct {
+	// Key names that step and due time: a verdict for another key is not this one.
+	Key string
 }
 
 // Decide returns the next move of a canary.
 func Decide(obs Observation) Decision {
-	d := &decider{obs: &obs, status: *obs.Status.DeepCopy()}
+	d := &decider{obs: &obs, mode: modeOf(&obs.Spec), status: *obs.Status.DeepCopy()}
 	d.status.ObservedGeneration = obs.Generation
 	d.decide()
 	setConditions(&d.status, obs.Now, obs.Generation)
-	return Decision{Status: d.status, Events: d.events, RequeueAfter: d.requeue}
+	want, before := DesiredFor(&obs.Spec, &d.status), DesiredFor(&obs.Spec, &obs.Status)
+	return Decision{
+		Status: d.status, Want: want, Events: d.events, Check: d.check, Preflight: d.preflight, RequeueAfter: d.requeue,
+		RoutesMoved: obs.Generation != obs.Status.ObservedGeneration || before.RoutesEnabled != want.RoutesEnabled || !before.Routes.Equal(want.Routes),
+	}
 }
 
 type decider struct {
-	obs     *Observation
-	status  fledgev1alpha1.CanaryStatus
-	events  []Event
-	requeue time.Duration
+	obs       *Observation
+	mode      mode
+	status    fledgev1alpha1.CanaryStatus
+	events    []Event
+	check     *CheckRequest
+	preflight bool
+	requeue   time.Duration
 }
 
 func (d *decider) decide() {
@@ -86,14 +92,14 @@ func (d *decider) decide() {
 // adoptReplicas takes the target's replicas as the size of each version: Fledge keeps the
 // target itself at zero, so any other count is the user's (or an autoscaler's) wish.
 func (d *decider) adoptReplicas() {
-	if existingSubsets(&d.obs.Spec) {
-		return // Fledge does not size the user's own Deployments
+	if !d.mode.sizesVersions() {
+		return
 	}
 	target := d.obs.Target.Replicas
 	switch {
 	case target > 0 && target != d.status.Replicas:
 		if d.status.Replicas != 0 {
-			d.event(false, ReasonReplicasAdjusted, "each version now runs %d replicas, as the target asks", target)
+			d.event(false, fledgev1alpha1.ReasonReplicasAdjusted, "each version now runs %d replicas, as the target asks", target)
 		}
 		d.status.Replicas = target
 	case d.status.Replicas == 0:
@@ -103,21 +109,17 @@ func (d *decider) adoptReplicas() {
 
 func (d *decider) initialise() {
 	d.status.Phase = fledgev1alpha1.PhaseInitializing
-	if subsets := d.obs.Spec.Subsets; subsets != nil {
-		// The stable subset serves already: route all traffic to it, then roll out the candidate.
-		d.status.LastPromotedRevision = StableRevision(subsets)
-	} else {
-		d.status.LastPromotedRevision = d.obs.Target.Revision
-		if primary := d.obs.Primary; !d.ready(primary, d.obs.Target.Revision) {
-			d.status.Message = "waiting for the primary to be ready"
-			return
-		}
+	revision, serving := d.mode.stable(d.obs, d.status.Replicas)
+	d.status.LastPromotedRevision = revision
+	if !serving {
+		d.status.Message = "waiting for the primary to be ready"
+		return
 	}
 	d.status.Phase = fledgev1alpha1.PhaseInitialized
 	d.status.CanaryWeight = 0
 	d.status.LastTransitionTime = d.now()
 	d.status.Message = "the primary serves all traffic"
-	d.event(false, ReasonInitialized, "the primary is ready and serves all traffic; the next change of the target starts a rollout")
+	d.event(false, fledgev1alpha1.ReasonInitialized, "the primary is ready and serves all traffic; the next change of the target starts a rollout")
 }
 
 // maybeStart starts a rollout when the target carries a revision that was neither promoted
@@ -130,10 +132,11 @@ func (d *decider) maybeStart() {
 	case d.status.Phase == fledgev1alpha1.PhaseFailed && revision == d.status.CanaryRevision:
 		return // a failed revision stays failed until a retry or a new revision
 	}
-	d.start(ReasonStarted, "new revision %s: starting the canary", revision)
+	d.start(fledgev1alpha1.ReasonStarted, "new revision %s: starting the canary", revision)
 }
 
 func (d *decider) start(reason, format string, args ...any) {
+	d.recordSuperseded() // before the fields of the replaced rollout are reset
 	d.status.Phase = fledgev1alpha1.PhaseProgressing
 	d.status.CanaryRevision = d.obs.Target.Revision
 	d.status.RolloutID = fmt.Sprintf("%s-%d", d.obs.Target.Revision, d.obs.Now.Unix())
@@ -147,6 +150,8 @@ func (d *decider) start(reason, format string, args ...any) {
 	d.status.Metrics = nil // the results of the last rollout say nothing of this one
 	d.status.LastTransitionTime = d.now()
 	d.event(false, reason, format, args...)
+	d.recordStart()
+	d.preflight = true // a provider out of reach shows before the first step
 	d.awaitCanary()
 }
 
@@ -154,11 +159,12 @@ func (d *decider) progress() {
 	obs, st := d.obs, &d.status
 	if obs.Target.Revision != st.CanaryRevision {
 		if obs.Target.Revision == st.LastPromotedRevision {
-			d.finish(fledgev1alpha1.PhaseSucceeded, "the target went back to the promoted revision; the rollout was cancelled")
-			d.event(false, ReasonCancelled, "the target went back to the promoted revision %s; all traffic returns to the primary", st.LastPromotedRevision)
+			msg := "the target went back to the promoted revision; the rollout was cancelled"
+			d.finish(fledgev1alpha1.PhaseSucceeded, fledgev1alpha1.ResultCancelled, msg, msg)
+			d.event(false, fledgev1alpha1.ReasonCancelled, "the target went back to the promoted revision %s; all traffic returns to the primary", st.LastPromotedRevision)
 			return
 		}
-		d.start(ReasonRestarted, "the target changed during the rollout: starting again from the first step with revision %s", obs.Target.Revision)
+		d.start(fledgev1alpha1.ReasonRestarted, "the target changed during the rollout: starting again from the first step with revision %s", obs.Target.Revision)
 		return
 	}
 	if st.StepIndex == 0 {
@@ -169,7 +175,7 @@ func (d *decider) progress() {
 		st.Message = fmt.Sprintf("paused at step %d of %d (%s)", st.StepIndex, len(Steps(obs.Spec.Analysis)), describeStep(obs.Spec.Analysis, st))
 		return
 	}
-	due := nextCheck(obs)
+	due := d.nextCheck()
 	if obs.Now.Before(due) {
 		d.requeueAt(due)
 		return
@@ -192,9 +198,9 @@ func (d *decider) awaitCanary() {
 		}
 		return
 	}
-	deadline := d.stepStart().Add(ProgressDeadline(&obs.Spec))
+	deadline := d.stepStart().Add(obs.Spec.ProgressDeadline())
 	if !obs.Now.Before(deadline) {
-		d.abort("the canary was not ready within the progress deadline (%s): %s", ProgressDeadline(&obs.Spec), orUnknown(canary.Progress))
+		d.abort("the canary was not ready within the progress deadline (%s): %s", obs.Spec.ProgressDeadline(), orUnknown(canary.Progress))
 		return
 	}
 	// No replica counts here: they change with each Deployment update, and each change would
@@ -211,8 +217,11 @@ func (d *decider) judge() {
 		return
 	}
 	if obs.Checks == nil {
-		// The reconciler runs the checks whenever ChecksDue says so; look again shortly.
-		d.requeue = time.Second
+		// Nothing is judged until the verdict comes back: the reconciler runs the checks and
+		// decides again with it.
+		d.check = &CheckRequest{Key: d.checkKey()}
+		// Their deadline is one interval: look again then, should their verdict never come.
+		d.requeueAt(obs.Now.Add(obs.Spec.Analysis.StepInterval()))
 		return
 	}
 	d.recordMetrics(obs.Checks)
@@ -220,14 +229,14 @@ func (d *decider) judge() {
 	case analysis.Pass:
 		d.advance()
 	case analysis.Wait:
-		st.LastCheckTime = d.now()
-		if !obs.Now.Before(d.stepStart().Add(ProgressDeadline(&obs.Spec))) {
+		st.LastCheckTime = d.checkTime()
+		if !obs.Now.Before(d.stepStart().Add(obs.Spec.ProgressDeadline())) {
 			d.failCheck("no verdict within the progress deadline: " + obs.Checks.Message)
 			return
 		}
 		st.Message = "waiting: " + obs.Checks.Message
-		d.event(false, ReasonWaiting, "step %d held without a verdict: %s", st.StepIndex, obs.Checks.Message)
-		d.requeueAt(obs.Now.Add(Interval(&obs.Spec)))
+		d.event(false, fledgev1alpha1.ReasonWaiting, "step %d held without a verdict: %s", st.StepIndex, obs.Checks.Message)
+		d.requeueAt(st.LastCheckTime.Add(obs.Spec.Analysis.StepInterval()))
 	default:
 		d.failCheck(obs.Checks.Message)
 	}
@@ -260,25 +269,26 @@ func (d *decider) advance() {
 	if step.Match || step.Mirror {
 		st.Iterations = st.StepIndex
 	}
-	st.LastCheckTime = d.now()
+	st.LastCheckTime = d.checkTime()
 	st.LastTransitionTime = d.now()
 	st.Message = fmt.Sprintf("step %d of %d: %s", st.StepIndex, len(steps), describeStep(d.obs.Spec.Analysis, st))
-	d.event(false, ReasonAdvanced, "%s", st.Message)
-	d.requeueAt(d.obs.Now.Add(Interval(&d.obs.Spec)))
+	d.recordStep()
+	d.event(false, fledgev1alpha1.ReasonAdvanced, "%s", st.Message)
+	d.requeueAt(st.LastCheckTime.Add(d.obs.Spec.Analysis.StepInterval()))
 }
 
 func (d *decider) failCheck(message string) {
 	st := &d.status
 	st.FailedChecks++
-	st.LastCheckTime = d.now()
-	threshold := Threshold(&d.obs.Spec)
+	st.LastCheckTime = d.checkTime()
+	threshold := d.obs.Spec.Analysis.FailureThreshold()
 	if st.FailedChecks >= threshold {
 		d.abort("%d of %d checks failed; last: %s", st.FailedChecks, threshold, message)
 		return
 	}
 	st.Message = fmt.Sprintf("halted at canary weight %d%%: check failed (%d of %d): %s", st.CanaryWeight, st.FailedChecks, threshold, message)
-	d.event(true, ReasonHalted, "check failed (%d of %d) at canary weight %d%%: %s", st.FailedChecks, threshold, st.CanaryWeight, message)
-	d.requeueAt(d.obs.Now.Add(Interval(&d.obs.Spec)))
+	d.event(true, fledgev1alpha1.ReasonHalted, "check failed (%d of %d) at canary weight %d%%: %s", st.FailedChecks, threshold, st.CanaryWeight, message)
+	d.requeueAt(st.LastCheckTime.Add(d.obs.Spec.Analysis.StepInterval()))
 }
 
 func (d *decider) enterPromoting(why string) {
@@ -286,38 +296,37 @@ func (d *decider) enterPromoting(why string) {
 	st.Phase = fledgev1alpha1.PhasePromoting
 	st.CanaryWeight = 100
 	st.LastTransitionTime = d.now()
-	d.event(false, ReasonPromoting, "%s: all traffic goes to the canary while the primary takes revision %s", why, st.CanaryRevision)
+	d.event(false, fledgev1alpha1.ReasonPromoting, "%s: all traffic goes to the canary while the primary takes revision %s", why, st.CanaryRevision)
 	d.promoting()
 }
 
 func (d *decider) promoting() {
-	primary := d.obs.Primary
 	d.status.Message = "promoting: the canary serves all traffic while the primary takes revision " + d.status.CanaryRevision
-	if existingSubsets(&d.obs.Spec) || d.ready(primary, d.status.CanaryRevision) {
+	if d.mode.primaryTook(d.obs, d.status.CanaryRevision, d.status.Replicas) {
 		promoted := d.status.CanaryRevision
 		d.status.LastPromotedRevision = promoted
-		d.finish(fledgev1alpha1.PhaseSucceeded, "revision "+promoted+" was promoted; the primary serves all traffic")
+		msg := "revision " + promoted + " was promoted; the primary serves all traffic"
+		d.finish(fledgev1alpha1.PhaseSucceeded, fledgev1alpha1.ResultSucceeded, msg, msg)
 		meta := metav1.Condition{Type: fledgev1alpha1.ConditionPromoted, Status: metav1.ConditionTrue, Reason: "Promoted", Message: "revision " + promoted + " was promoted"}
 		d.setPromoted(meta)
-		d.event(false, ReasonPromoted, "revision %s was promoted; the primary serves all traffic", promoted)
+		d.event(false, fledgev1alpha1.ReasonPromoted, "revision %s was promoted; the primary serves all traffic", promoted)
 	}
 }
 
 func (d *decider) abort(format string, args ...any) {
 	reason := fmt.Sprintf(format, args...)
-	d.finish(fledgev1alpha1.PhaseFailed, "aborted: "+reason)
+	d.finish(fledgev1alpha1.PhaseFailed, fledgev1alpha1.ResultFailed, "aborted: "+reason, reason)
 	d.setPromoted(metav1.Condition{Type: fledgev1alpha1.ConditionPromoted, Status: metav1.ConditionFalse, Reason: "Aborted", Message: reason})
-	d.event(true, ReasonAborted, "rollout of revision %s aborted, all traffic back to the primary: %s", d.status.CanaryRevision, reason)
+	d.event(true, fledgev1alpha1.ReasonAborted, "rollout of revision %s aborted, all traffic back to the primary: %s", d.status.CanaryRevision, reason)
 }
 
-// finish ends a rollout: all traffic on the primary, the canary scaled down.
-func (d *decider) finish(phase fledgev1alpha1.CanaryPhase, message string) {
+// finish ends a rollout: all traffic on the version that was last promoted, the canary scaled
+// down. message goes to the status, why to the rollout's record in the history.
+func (d *decider) finish(phase fledgev1alpha1.CanaryPhase, result fledgev1alpha1.RolloutResult, message, why string) {
 	st := &d.status
+	d.recordEnd(result, why)
 	st.Phase = phase
-	st.CanaryWeight = 0
-	if phase == fledgev1alpha1.PhaseSucceeded && existingSubsets(&d.obs.Spec) {
-		st.CanaryWeight = 100 // the candidate subset keeps the traffic
-	}
+	st.CanaryWeight = d.mode.endWeight(phase)
 	st.StepIndex = 0
 	st.Paused = false
 	st.LastTransitionTime = d.now()
@@ -368,22 +377,39 @@ func describeStep(analysis fledgev1alpha1.CanaryAnalysis, st *fledgev1alpha1.Can
 	return fmt.Sprintf("canary weight %d%%", st.CanaryWeight)
 }
 
-// ready reports whether w runs revision, every replica ready: for Fledge's copies with the
-// replicas the status asks for, for a user's Deployment with at least one.
+// ready reports whether w runs revision with the replicas a version needs.
 func (d *decider) ready(w Workload, revision string) bool {
-	if !w.Exists || w.Revision != revision || !w.Ready {
-		return false
-	}
-	if existingSubsets(&d.obs.Spec) {
-		return w.Replicas > 0
-	}
-	return w.Replicas == d.status.Replicas
+	return w.Revision == revision && d.mode.ready(w, d.status.Replicas)
 }
 
-func existingSubsets(spec *fledgev1alpha1.CanarySpec) bool { return spec.Subsets != nil }
+// checkTime is when the checks behind this decision ran: the interval counts from then, not
+// from when their verdict came back, so that slow checks do not push every step later.
+func (d *decider) checkTime() *metav1.MicroTime {
+	if d.obs.Checks != nil && !d.obs.ChecksStarted.IsZero() && d.obs.ChecksStarted.Before(d.obs.Now) {
+		t := metav1.NewMicroTime(d.obs.ChecksStarted.Truncate(time.Microsecond))
+		return &t
+	}
+	return d.now()
+}
 
-// StableRevision stands for the revision of a stable subset the user manages.
-func StableRevision(s *fledgev1alpha1.ExistingSubsets) string { return "subset " + s.Stable }
+// checkKey names the checks of the current step at its due time, for this spec: a verdict
+// measured for another step, another due time or an older spec is not this one.
+func (d *decider) checkKey() string {
+	st := &d.status
+	due := int64(0)
+	if st.LastCheckTime != nil {
+		due = st.LastCheckTime.UnixMicro()
+	}
+	return fmt.Sprintf("%s/%d/%d/%d/%d", st.RolloutID, st.StepIndex, st.FailedChecks, due, d.obs.Generation)
+}
+
+// nextCheck is when the current step's checks fall due.
+func (d *decider) nextCheck() time.Time {
+	if d.status.LastCheckTime == nil {
+		return d.obs.Now
+	}
+	return d.status.LastCheckTime.Add(d.obs.Spec.Analysis.StepInterval())
+}
 
 // stepStart is when the current phase or step began.
 func (d *decider) stepStart() time.Time {

@@ -33,10 +33,10 @@ var _ = Describe("a new Canary", func() {
 		Expect(s.status.LastPromotedRevision).To(Equal("v1"))
 		want = rollout.DesiredFor(&s.spec, &d.Status)
 		Expect(want.RoutesEnabled).To(BeTrue())
-		Expect([]int32{want.PrimaryWeight, want.CanaryWeight}).To(Equal([]int32{100, 0}))
+		Expect([]int32{want.Routes.PrimaryWeight, want.Routes.CanaryWeight}).To(Equal([]int32{100, 0}))
 		Expect(want.ScaleDownTarget).To(BeTrue())
 		Expect(want.CanaryReplicas).To(BeZero())
-		Expect(reasons(s.events)).To(Equal([]string{rollout.ReasonInitialized}))
+		Expect(reasons(s.events)).To(Equal([]string{fledgev1alpha1.ReasonInitialized}))
 		Expect(condition(s.status, fledgev1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 	})
 
@@ -50,7 +50,7 @@ var _ = Describe("a new Canary", func() {
 		s.reconcile()
 		Expect(s.status.Replicas).To(Equal(int32(5)))
 		Expect(s.primary.Replicas).To(Equal(int32(5)))
-		Expect(reasons(s.events)).To(ContainElement(rollout.ReasonReplicasAdjusted))
+		Expect(reasons(s.events)).To(ContainElement(fledgev1alpha1.ReasonReplicasAdjusted))
 	})
 })
 
@@ -70,9 +70,9 @@ var _ = Describe("a new revision", func() {
 		Expect(s.canary.Replicas).To(BeZero(), "the canary is scaled down after promotion")
 		Expect(s.checksRun).To(Equal(4), "one run of the checks per step")
 		Expect(reasons(s.events)).To(Equal([]string{
-			rollout.ReasonStarted,
-			rollout.ReasonAdvanced, rollout.ReasonAdvanced, rollout.ReasonAdvanced, rollout.ReasonAdvanced,
-			rollout.ReasonPromoting, rollout.ReasonPromoted,
+			fledgev1alpha1.ReasonStarted,
+			fledgev1alpha1.ReasonAdvanced, fledgev1alpha1.ReasonAdvanced, fledgev1alpha1.ReasonAdvanced, fledgev1alpha1.ReasonAdvanced,
+			fledgev1alpha1.ReasonPromoting, fledgev1alpha1.ReasonPromoted,
 		}))
 		Expect(condition(s.status, fledgev1alpha1.ConditionPromoted).Status).To(Equal(metav1.ConditionTrue))
 		Expect(condition(s.status, fledgev1alpha1.ConditionProgressing).Status).To(Equal(metav1.ConditionFalse))
@@ -116,14 +116,14 @@ var _ = Describe("a new revision", func() {
 		s.primary.Ready = false
 		s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhasePromoting))
-		Expect(rollout.DesiredFor(&s.spec, &s.status).CanaryWeight).To(Equal(int32(100)), "no request reaches the old version once promotion is decided")
+		Expect(rollout.DesiredFor(&s.spec, &s.status).Routes.CanaryWeight).To(Equal(int32(100)), "no request reaches the old version once promotion is decided")
 		Expect(rollout.DesiredFor(&s.spec, &s.status).PrimaryRevision).To(Equal("v2"))
 
 		s.holdPrimary = false
 		s.primary.Ready = true
 		s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseSucceeded))
-		Expect(rollout.DesiredFor(&s.spec, &s.status).PrimaryWeight).To(Equal(int32(100)))
+		Expect(rollout.DesiredFor(&s.spec, &s.status).Routes.PrimaryWeight).To(Equal(int32(100)))
 	})
 
 	It("promotes as soon as the canary is ready when skipAnalysis is set", func() {
@@ -170,7 +170,7 @@ var _ = Describe("a canary at 40 %", func() {
 		s.wait()
 		Expect(s.status.CanaryWeight).To(Equal(int32(40)))
 		Expect(s.status.FailedChecks).To(Equal(int32(1)))
-		Expect(s.events).To(ContainElement(rollout.Event{Warning: true, Reason: rollout.ReasonHalted, Message: "check failed (1 of 3) at canary weight 40%: success rate 91% < 99%"}))
+		Expect(s.events).To(ContainElement(rollout.Event{Warning: true, Reason: fledgev1alpha1.ReasonHalted, Message: "check failed (1 of 3) at canary weight 40%: success rate 91% < 99%"}))
 
 		s.verdict = analysis.Result{Verdict: analysis.Pass}
 		s.wait()
@@ -188,10 +188,10 @@ var _ = Describe("a canary at 40 %", func() {
 		Expect(s.status.FailedChecks).To(Equal(int32(3)))
 		Expect(s.status.Message).To(Equal("aborted: 3 of 3 checks failed; last: p99 812ms > 500ms"))
 		want := rollout.DesiredFor(&s.spec, &s.status)
-		Expect([]int32{want.PrimaryWeight, want.CanaryWeight, want.CanaryReplicas}).To(Equal([]int32{100, 0, 0}))
+		Expect([]int32{want.Routes.PrimaryWeight, want.Routes.CanaryWeight, want.CanaryReplicas}).To(Equal([]int32{100, 0, 0}))
 		Expect(want.PrimaryRevision).To(Equal("v1"))
 		Expect(condition(s.status, fledgev1alpha1.ConditionPromoted).Reason).To(Equal("Aborted"))
-		Expect(reasons(s.events)).To(Equal([]string{rollout.ReasonHalted, rollout.ReasonHalted, rollout.ReasonAborted}))
+		Expect(reasons(s.events)).To(Equal([]string{fledgev1alpha1.ReasonHalted, fledgev1alpha1.ReasonHalted, fledgev1alpha1.ReasonAborted}))
 
 		By("staying failed for the same revision")
 		s.now = s.now.Add(time.Hour)
@@ -239,7 +239,7 @@ var _ = Describe("a canary at 40 %", func() {
 		Expect(s.status.StepIndex).To(BeZero())
 		Expect(s.status.CanaryWeight).To(BeZero())
 		Expect(s.status.FailedChecks).To(BeZero())
-		Expect(reasons(s.events)).To(ContainElement(rollout.ReasonRestarted))
+		Expect(reasons(s.events)).To(ContainElement(fledgev1alpha1.ReasonRestarted))
 		s.verdict = analysis.Result{Verdict: analysis.Pass}
 		s.reconcile()
 		Expect(s.status.CanaryWeight).To(Equal(int32(20)))
@@ -251,7 +251,7 @@ var _ = Describe("a canary at 40 %", func() {
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseSucceeded))
 		Expect(s.status.LastPromotedRevision).To(Equal("v1"))
 		Expect(rollout.DesiredFor(&s.spec, &s.status).CanaryReplicas).To(BeZero())
-		Expect(reasons(s.events)).To(Equal([]string{rollout.ReasonCancelled}))
+		Expect(reasons(s.events)).To(Equal([]string{fledgev1alpha1.ReasonCancelled}))
 	})
 
 	It("is promoted at once on request, skipping the remaining steps", func() {
@@ -351,15 +351,15 @@ var _ = Describe("an A/B test", func() {
 		s.reconcile()
 		s.reconcile()
 		Expect(s.status.Iterations).To(Equal(int32(1)))
-		want := rollout.DesiredFor(&s.spec, &s.status)
-		Expect(want.Match).To(BeTrue())
-		Expect([]int32{want.PrimaryWeight, want.CanaryWeight}).To(Equal([]int32{100, 0}), "everyone else stays on the primary")
 		Expect(s.status.Message).To(Equal("step 1 of 3: A/B: matching requests go to the canary"))
 
 		s.until(fledgev1alpha1.PhaseSucceeded, 10)
 		Expect(s.checksRun).To(Equal(3), "one check per iteration")
 		Expect(s.weights).To(Equal([]int32{0, 100, 0}))
-		Expect(rollout.DesiredFor(&s.spec, &s.status).Match).To(BeFalse(), "the A/B route is gone after promotion")
+		ab := split(100, 0)
+		ab.Match = s.spec.Analysis.Match
+		Expect(s.routes).To(Equal([]rollout.Routes{split(100, 0), ab, split(0, 100), split(100, 0)}),
+			"everyone else stays on the primary during A/B, and the A/B route is gone after promotion")
 	})
 })
 
@@ -374,24 +374,17 @@ var _ = Describe("a rollout that mirrors first", func() {
 		s.initialised()
 		s.newRevision("v2")
 		s.reconcile()
-		Expect(rollout.DesiredFor(&s.spec, &s.status).Testers).To(BeFalse(), "no route to a canary that is not ready")
 		s.reconcile()
-		want := rollout.DesiredFor(&s.spec, &s.status)
-		Expect(want.MirrorPercentage).To(Equal(int32(50)))
-		Expect(want.CanaryWeight).To(BeZero(), "mirrored answers are discarded: no live traffic yet")
-		Expect(want.Testers).To(BeTrue())
 		Expect(s.status.Message).To(Equal("step 1 of 3: mirror: 50% of live traffic is copied to the canary"))
-
 		s.wait()
 		Expect(s.status.Iterations).To(Equal(int32(2)))
-		s.wait()
-		want = rollout.DesiredFor(&s.spec, &s.status)
-		Expect(want.MirrorPercentage).To(BeZero())
-		Expect(want.CanaryWeight).To(Equal(int32(50)))
-		Expect(want.Testers).To(BeTrue(), "testers reach the canary whatever the weight")
-
 		s.until(fledgev1alpha1.PhaseSucceeded, 10)
-		Expect(rollout.DesiredFor(&s.spec, &s.status).Testers).To(BeFalse(), "the testers' route goes with the rollout")
+
+		mirror, half := split(100, 0), split(50, 50)
+		mirror.MirrorPercentage, mirror.Testers, half.Testers = 50, s.spec.Analysis.Testers, s.spec.Analysis.Testers
+		Expect(s.routes).To(Equal([]rollout.Routes{split(100, 0), mirror, half, split(0, 100), split(100, 0)}),
+			"no route to a canary that is not ready; mirrored answers are discarded, so no live traffic during the mirror; "+
+				"testers reach the canary whatever the weight, and their route goes with the rollout")
 	})
 
 	It("keeps users on the canary with a cookie during weighted steps only", func() {
@@ -403,14 +396,13 @@ var _ = Describe("a rollout that mirrors first", func() {
 		s.initialised()
 		s.newRevision("v2")
 		s.reconcile()
-		s.reconcile()
-		Expect(rollout.DesiredFor(&s.spec, &s.status).Sticky).To(BeFalse(), "nobody lands on the canary while it only gets mirrored traffic")
-		s.wait()
-		want := rollout.DesiredFor(&s.spec, &s.status)
-		Expect(want.Sticky).To(BeTrue())
-		Expect(want.RolloutID).To(Equal(s.status.RolloutID))
 		s.until(fledgev1alpha1.PhaseSucceeded, 10)
-		Expect(rollout.DesiredFor(&s.spec, &s.status).Sticky).To(BeFalse(), "cleared on promotion")
+
+		mirror, sticky := split(100, 0), split(50, 50)
+		mirror.MirrorPercentage = 100
+		sticky.Sticky = &rollout.StickyCookie{Name: "c", Value: s.status.RolloutID, MaxAge: 24 * time.Hour}
+		Expect(s.routes).To(Equal([]rollout.Routes{split(100, 0), mirror, sticky, split(0, 100), split(100, 0)}),
+			"nobody lands on the canary while it only gets mirrored traffic; the cookie names this rollout, and goes on promotion")
 	})
 })
 
@@ -425,7 +417,7 @@ var _ = Describe("a Canary on existing subsets", func() {
 	It("shifts the weights from stable to candidate and leaves all traffic on the candidate", func() {
 		s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseProgressing), "the candidate is rolled out as soon as the routes are in place")
-		Expect(reasons(s.events)).To(Equal([]string{rollout.ReasonInitialized, rollout.ReasonStarted, rollout.ReasonAdvanced}))
+		Expect(reasons(s.events)).To(Equal([]string{fledgev1alpha1.ReasonInitialized, fledgev1alpha1.ReasonStarted, fledgev1alpha1.ReasonAdvanced}))
 		want := rollout.DesiredFor(&s.spec, &s.status)
 		Expect(want.ScaleDownTarget).To(BeFalse())
 		Expect(want.PrimaryRevision).To(BeEmpty(), "no copy of the user's Deployments")
@@ -434,7 +426,7 @@ var _ = Describe("a Canary on existing subsets", func() {
 		s.until(fledgev1alpha1.PhaseSucceeded, 10)
 		Expect(s.weights).To(Equal([]int32{0, 20, 40, 60, 80, 100}))
 		want = rollout.DesiredFor(&s.spec, &s.status)
-		Expect([]int32{want.PrimaryWeight, want.CanaryWeight}).To(Equal([]int32{0, 100}))
+		Expect([]int32{want.Routes.PrimaryWeight, want.Routes.CanaryWeight}).To(Equal([]int32{0, 100}))
 		Expect(s.status.LastPromotedRevision).To(Equal("v2-abc"))
 	})
 
@@ -443,7 +435,7 @@ var _ = Describe("a Canary on existing subsets", func() {
 		s.reconcile()
 		s.until(fledgev1alpha1.PhaseFailed, 10)
 		want := rollout.DesiredFor(&s.spec, &s.status)
-		Expect([]int32{want.PrimaryWeight, want.CanaryWeight}).To(Equal([]int32{100, 0}))
+		Expect([]int32{want.Routes.PrimaryWeight, want.Routes.CanaryWeight}).To(Equal([]int32{100, 0}))
 	})
 
 	It("rolls out the next candidate once the user names new subsets", func() {
@@ -483,3 +475,8 @@ var _ = Describe("the step plan", func() {
 		Expect(steps).To(Equal([]rollout.Step{{Mirror: true}, {Mirror: true}, {Weight: 50}}))
 	})
 })
+
+// split is the routes of Fledge's own copies at a weight, with nothing else.
+func split(primary, canary int32) rollout.Routes {
+	return rollout.Routes{PrimarySubset: rollout.SubsetPrimary, CanarySubset: rollout.SubsetCanary, PrimaryWeight: primary, CanaryWeight: canary}
+}

@@ -25,9 +25,11 @@ type Observation struct {
 	// Canary is Fledge's copy of the revision under analysis.
 	Canary Workload
 
-	// Checks is the verdict of the step's checks when the reconciler ran them (because
-	// ChecksDue said so and the canary was ready); nil otherwise.
+	// Checks is the verdict of the checks that the Decision of this same observation asked
+	// for (Decision.Check); nil otherwise.
 	Checks *analysis.Result
+	// ChecksStarted is when those checks started: the step's interval counts from then.
+	ChecksStarted time.Time
 }
 
 // Workload is what was seen of one Deployment.
@@ -43,37 +45,4 @@ type Workload struct {
 	Ready bool
 	// Progress says how far it is, for a person ("2 of 3 updated replicas are available").
 	Progress string
-}
-
-// ChecksDue reports whether the current step's checks must run in this reconcile.
-func ChecksDue(obs *Observation) bool {
-	st := &obs.Status
-	if obs.Spec.Suspend || pausedAfterRequest(st) || st.Phase != fledgev1alpha1.PhaseProgressing || st.StepIndex < 1 {
-		return false
-	}
-	if obs.Target.Revision != st.CanaryRevision {
-		return false // the rollout restarts instead
-	}
-	return !obs.Now.Before(nextCheck(obs))
-}
-
-func nextCheck(obs *Observation) time.Time {
-	if obs.Status.LastCheckTime == nil {
-		return obs.Now
-	}
-	return obs.Status.LastCheckTime.Add(Interval(&obs.Spec))
-}
-
-// pausedAfterRequest is whether the rollout will be paused once a pending Pause or Resume
-// request is handled, so that checks run in the same reconcile that resumes a rollout.
-func pausedAfterRequest(st *fledgev1alpha1.CanaryStatus) bool {
-	if req := st.Request; req != nil && (st.LastHandledRequest == nil || st.LastHandledRequest.ID != req.ID) {
-		switch req.Action {
-		case fledgev1alpha1.RequestPause:
-			return true
-		case fledgev1alpha1.RequestResume:
-			return false
-		}
-	}
-	return st.Paused
 }

@@ -1,19 +1,7 @@
 package rollout
 
 import (
-	"time"
-
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
-)
-
-// Defaults for fields the API server defaults; they matter when a spec was built in Go
-// without passing through admission (tests, and older objects).
-const (
-	defaultInterval         = time.Minute
-	defaultThreshold        = 5
-	defaultProgressDeadline = 600 * time.Second
-	defaultStepWeight       = 20
-	defaultMaxWeight        = 80
 )
 
 // Step is one step of a rollout's plan.
@@ -70,7 +58,7 @@ func StepWeights(analysis fledgev1alpha1.CanaryAnalysis) []int32 {
 	if len(analysis.StepWeights) > 0 {
 		return analysis.StepWeights
 	}
-	step, maxWeight := int32(defaultStepWeight), int32(defaultMaxWeight)
+	step, maxWeight := int32(fledgev1alpha1.DefaultStepWeight), int32(fledgev1alpha1.DefaultMaxWeight)
 	if analysis.StepWeight != nil {
 		step = *analysis.StepWeight
 	}
@@ -78,7 +66,7 @@ func StepWeights(analysis fledgev1alpha1.CanaryAnalysis) []int32 {
 		maxWeight = *analysis.MaxWeight
 	}
 	if step <= 0 {
-		step = defaultStepWeight
+		step = fledgev1alpha1.DefaultStepWeight
 	}
 	if maxWeight < step {
 		maxWeight = step
@@ -88,29 +76,4 @@ func StepWeights(analysis fledgev1alpha1.CanaryAnalysis) []int32 {
 		weights = append(weights, w)
 	}
 	return append(weights, maxWeight)
-}
-
-// Interval is the time between two steps.
-func Interval(spec *fledgev1alpha1.CanarySpec) time.Duration {
-	if spec.Analysis.Interval == nil || spec.Analysis.Interval.Duration <= 0 {
-		return defaultInterval
-	}
-	return spec.Analysis.Interval.Duration
-}
-
-// Threshold is the number of failed checks that aborts a rollout.
-func Threshold(spec *fledgev1alpha1.CanarySpec) int32 {
-	if spec.Analysis.Threshold <= 0 {
-		return defaultThreshold
-	}
-	return spec.Analysis.Threshold
-}
-
-// ProgressDeadline is how long a canary may take to become ready, or a step may wait to be
-// judged.
-func ProgressDeadline(spec *fledgev1alpha1.CanarySpec) time.Duration {
-	if spec.ProgressDeadlineSeconds == nil || *spec.ProgressDeadlineSeconds <= 0 {
-		return defaultProgressDeadline
-	}
-	return time.Duration(*spec.ProgressDeadlineSeconds) * time.Second
 }

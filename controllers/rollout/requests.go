@@ -38,6 +38,7 @@ func (d *decider) handleRequest() {
 		switch st.Phase {
 		case fledgev1alpha1.PhaseProgressing:
 			accept("aborted%s", by)
+			d.recordEndedBy(req.RequestedBy)
 			d.abort("aborted on request%s", by)
 		case fledgev1alpha1.PhasePromoting:
 			reject("the promotion is under way: the canary already serves all traffic and the primary is taking its revision")
@@ -50,6 +51,7 @@ func (d *decider) handleRequest() {
 			return
 		}
 		accept("promoting%s", by)
+		d.recordEndedBy(req.RequestedBy)
 		d.enterPromoting("promoted on request" + by)
 	case fledgev1alpha1.RequestPromoteStep:
 		if reason := d.canaryNotPromotable(); reason != "" {
@@ -68,7 +70,7 @@ func (d *decider) handleRequest() {
 			return
 		}
 		accept("retrying revision %s%s", d.obs.Target.Revision, by)
-		d.start(ReasonStarted, "retry%s: starting the canary of revision %s again", by, d.obs.Target.Revision)
+		d.start(fledgev1alpha1.ReasonStarted, "retry%s: starting the canary of revision %s again", by, d.obs.Target.Revision)
 	default:
 		reject("unknown action %q", req.Action)
 	}
@@ -112,8 +114,8 @@ func (d *decider) recordRequest(req *fledgev1alpha1.ManualRequest, accepted bool
 		HandledAt: metav1.NewTime(d.obs.Now),
 	}
 	if accepted {
-		d.event(false, ReasonRequestAccepted, "%s request accepted: %s", req.Action, message)
+		d.event(false, fledgev1alpha1.ReasonRequestAccepted, "%s request accepted: %s", req.Action, message)
 	} else {
-		d.event(true, ReasonRequestRejected, "%s request rejected: %s", req.Action, message)
+		d.event(true, fledgev1alpha1.ReasonRequestRejected, "%s request rejected: %s", req.Action, message)
 	}
 }

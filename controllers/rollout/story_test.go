@@ -37,7 +37,9 @@ type story struct {
 
 	events  []rollout.Event
 	weights []int32 // canary weight after each decision, when it changed
-	last    rollout.Decision
+	// routes are the routes each decision asked for, when they changed.
+	routes []rollout.Routes
+	last   rollout.Decision
 }
 
 func newStory() *story {
@@ -70,36 +72,49 @@ func (s *story) observation() rollout.Observation {
 	return obs
 }
 
-// reconcile runs one reconcile: checks when due, the decision, then the world converges.
+// reconcile runs one reconcile as the controller does: decide; when the decision asks for
+// the checks, run them and decide again with their verdict; then the world converges.
 func (s *story) reconcile() rollout.Decision {
 	GinkgoHelper()
 	obs := s.observation()
-	if rollout.ChecksDue(&obs) && obs.Canary.Ready {
-		verdict := s.verdict
-		obs.Checks = &verdict
-		s.checksRun++
-	}
-	d := rollout.Decide(obs)
+	d := s.decide(obs)
 
 	again := obs
 	again.Status = d.Status
 	again.Checks = nil
-	if rollout.ChecksDue(&again) && again.Canary.Ready {
-		verdict := s.verdict
-		again.Checks = &verdict
-	}
 	second := rollout.Decide(again)
+	Expect(second.Check).To(BeNil(), "deciding again with nothing changed must not run the checks again")
 	Expect(cmp.Diff(d.Status, second.Status)).To(BeEmpty(), "deciding again with nothing changed must not change the status")
 	Expect(second.Events).To(BeEmpty(), "deciding again with nothing changed must not emit events")
+	Expect(second.RoutesMoved).To(BeFalse(), "deciding again with nothing changed must not move the routes")
 
 	s.status = d.Status
 	s.events = append(s.events, d.Events...)
 	if w := d.Status.CanaryWeight; w != s.weights[len(s.weights)-1] {
 		s.weights = append(s.weights, w)
 	}
-	s.converge(rollout.DesiredFor(&s.spec, &d.Status))
+	if d.Want.RoutesEnabled && (len(s.routes) == 0 || !s.routes[len(s.routes)-1].Equal(d.Want.Routes)) {
+		s.routes = append(s.routes, d.Want.Routes)
+	}
+	s.converge(d.Want)
 	s.last = d
 	return d
+}
+
+// decide decides, and when asked, runs the checks and decides again with their verdict.
+func (s *story) decide(obs rollout.Observation) rollout.Decision {
+	GinkgoHelper()
+	d := rollout.Decide(obs)
+	if d.Check == nil {
+		return d
+	}
+	Expect(obs.Canary.Ready).To(BeTrue(), "checks asked of a canary that is not ready")
+	verdict := s.verdict
+	obs.Checks = &verdict
+	s.checksRun++
+	judged := rollout.Decide(obs)
+	Expect(judged.Check).To(BeNil(), "a verdict was given and the checks are asked for again")
+	return judged
 }
 
 func (s *story) converge(want rollout.Desired) {

@@ -7,9 +7,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/ownership"
 )
 
 // Clients are what the routing adapters read and write with.
@@ -38,13 +38,7 @@ func (c Clients) get(ctx context.Context, key client.ObjectKey, obj client.Objec
 	return true, nil
 }
 
-// own makes the canary the controller of obj; it reports whether that changed obj.
+// own is ownership.Claim with the adapters' scheme, which every router has at hand here.
 func (c Clients) own(canary *fledgev1alpha1.Canary, obj client.Object) (bool, error) {
-	if isControlledBy(obj, canary) {
-		return false, nil
-	}
-	if err := controllerutil.SetControllerReference(canary, obj, c.Scheme); err != nil {
-		return false, fmt.Errorf("own %s: %w", obj.GetName(), err)
-	}
-	return true, nil
+	return ownership.Claim(obj, canary, c.Scheme)
 }

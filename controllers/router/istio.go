@@ -11,6 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/ownership"
+	"fledge.dev/fledge/controllers/rollout"
 	"fledge.dev/fledge/controllers/workload"
 )
 
@@ -27,11 +29,11 @@ type Istio struct {
 var _ Router = (*Istio)(nil)
 
 // Reconcile makes the DestinationRule and the VirtualService match the routes.
-func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, routes Routes) (Result, error) {
+func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, routes rollout.Routes) (Result, error) {
 	var result Result
 	// Make before break: a subset is defined before a route names it, and dropped only after
 	// the last route that named it is gone.
-	managed, withCanary := canary.Spec.Subsets == nil, routes.withCanary()
+	managed, withCanary := !routes.UserSubsets, withCanary(routes)
 	canaryDefined := false
 	if managed {
 		var err error
@@ -53,7 +55,7 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 		if proto.Equal(&vs.Spec, want) {
 			return false, nil
 		}
-		if canary.Spec.Subsets != nil {
+		if routes.UserSubsets {
 			// The user's DestinationRule is not in the cache; it is read only when routes change.
 			if err := r.verifySubsets(ctx, canary); err != nil {
 				return false, err
@@ -71,7 +73,7 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 			return result, err
 		}
 	}
-	if canary.Spec.Subsets == nil {
+	if managed {
 		if err := r.reconcileFaults(ctx, canary, routes.Faults); err != nil {
 			return result, err
 		}
@@ -99,7 +101,7 @@ func (r *Istio) ensureDestinationRule(ctx context.Context, canary *fledgev1alpha
 				return false, fmt.Errorf("read the original spec of DestinationRule %s: %w", dr.Name, err)
 			}
 		}
-		defined = withCanary || keep && definesSubset(&dr.Spec, SubsetCanary)
+		defined = withCanary || keep && definesSubset(&dr.Spec, rollout.SubsetCanary)
 		want := destinationRuleSpec(canary, orig, defined)
 		if proto.Equal(&dr.Spec, want) {
 			return false, nil
@@ -121,9 +123,9 @@ func (r *Istio) ensure(ctx context.Context, canary *fledgev1alpha1.Canary, obj c
 	if err != nil {
 		return err
 	}
-	if exists && obj.GetLabels()[workload.LabelCanary] != canary.Name {
-		if owner := obj.GetLabels()[workload.LabelCanary]; owner != "" {
-			return fmt.Errorf("%s %s is managed by Canary %s: give this Canary another spec.service.name", kind, key, owner)
+	if exists && ownership.ManagedBy(obj) != canary.Name {
+		if err := ownership.CheckManager(kind, obj, canary, "give this Canary another spec.service.name"); err != nil {
+			return err
 		}
 		if err := adopt(obj); err != nil {
 			return fmt.Errorf("take over %s %s: %w", kind, key, err)
@@ -188,15 +190,6 @@ func adopt(obj client.Object) error {
 	annotations[AnnotationOriginal] = string(data)
 	obj.SetAnnotations(annotations)
 	return nil
-}
-
-func isControlledBy(obj client.Object, canary *fledgev1alpha1.Canary) bool {
-	for _, ref := range obj.GetOwnerReferences() {
-		if ref.Controller != nil && *ref.Controller && ref.UID == canary.UID {
-			return true
-		}
-	}
-	return false
 }
 
 func kindOf(obj client.Object) string {

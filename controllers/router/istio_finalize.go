@@ -10,13 +10,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/ownership"
+	"fledge.dev/fledge/controllers/rollout"
 	"fledge.dev/fledge/controllers/workload"
 )
 
 // Finalize puts back the user's original VirtualService (and DestinationRule) when Fledge
 // took them over; otherwise it routes as settled says (everything to one version) and leaves
 // its objects in place, no longer owned by the Canary, so that the service keeps running.
-func (r *Istio) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary, settled Routes) error {
+func (r *Istio) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary, settled rollout.Routes) error {
 	key := client.ObjectKey{Namespace: canary.Namespace, Name: ServiceName(canary)}
 	if err := r.reconcileFaults(ctx, canary, nil); err != nil {
 		return err
@@ -26,7 +28,7 @@ func (r *Istio) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary, set
 	restored := false
 	if exists, err := r.get(ctx, key, vs, "VirtualService"); err != nil {
 		return err
-	} else if exists && vs.Labels[workload.LabelCanary] == canary.Name {
+	} else if exists && ownership.ManagedBy(vs) == canary.Name {
 		if original, ok := vs.Annotations[AnnotationOriginal]; ok {
 			if err := json.Unmarshal([]byte(original), &vs.Spec); err != nil {
 				return fmt.Errorf("read the original spec of VirtualService %s: %w", key, err)
@@ -37,7 +39,7 @@ func (r *Istio) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary, set
 			want := virtualServiceSpec(canary, nil, settled)
 			proto.Reset(&vs.Spec)
 			proto.Merge(&vs.Spec, want)
-			disown(vs, canary)
+			ownership.Release(vs, canary)
 		}
 		if err := r.Client.Update(ctx, vs); err != nil {
 			return fmt.Errorf("hand back VirtualService %s: %w", key, err)
@@ -47,7 +49,7 @@ func (r *Istio) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary, set
 	dr := &istionetworkingv1.DestinationRule{}
 	if exists, err := r.get(ctx, key, dr, "DestinationRule"); err != nil {
 		return err
-	} else if exists && dr.Labels[workload.LabelCanary] == canary.Name {
+	} else if exists && ownership.ManagedBy(dr) == canary.Name {
 		// The primary subset stays while a VirtualService of Fledge's still routes to it.
 		if original, ok := dr.Annotations[AnnotationOriginal]; ok && restored {
 			if err := json.Unmarshal([]byte(original), &dr.Spec); err != nil {
@@ -55,7 +57,7 @@ func (r *Istio) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary, set
 			}
 			release(dr, canary)
 		} else {
-			disown(dr, canary)
+			ownership.Release(dr, canary)
 		}
 		if err := r.Client.Update(ctx, dr); err != nil {
 			return fmt.Errorf("hand back DestinationRule %s: %w", key, err)
@@ -73,17 +75,5 @@ func release(obj client.Object, canary *fledgev1alpha1.Canary) {
 	annotations := obj.GetAnnotations()
 	delete(annotations, AnnotationOriginal)
 	obj.SetAnnotations(annotations)
-	disown(obj, canary)
-}
-
-// disown removes the canary's owner reference, so that deleting the Canary keeps obj.
-func disown(obj client.Object, canary *fledgev1alpha1.Canary) {
-	refs := obj.GetOwnerReferences()
-	kept := refs[:0]
-	for _, ref := range refs {
-		if ref.UID != canary.UID {
-			kept = append(kept, ref)
-		}
-	}
-	obj.SetOwnerReferences(kept)
+	ownership.Release(obj, canary)
 }

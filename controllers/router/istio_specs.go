@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/rollout"
 	"fledge.dev/fledge/controllers/workload"
 )
 
@@ -24,7 +25,7 @@ const splitRouteName = "fledge-primary-canary"
 // own: the hosts and gateways of spec.service and one route split between the subsets. With
 // the user's original, everything is kept but the destinations of the HTTP routes that send
 // to the service, which become the split; when no route does, the split route is appended.
-func virtualServiceSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.VirtualService, routes Routes) *istioapiv1.VirtualService {
+func virtualServiceSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.VirtualService, routes rollout.Routes) *istioapiv1.VirtualService {
 	host := ServiceName(canary)
 	svc := canary.Spec.Service
 	if original == nil {
@@ -67,7 +68,7 @@ const (
 
 // requestRoutes are the routes that send requests to the canary by what they are rather
 // than by weight: the testers' first, then the A/B match.
-func requestRoutes(canary *fledgev1alpha1.Canary, routes Routes) []*istioapiv1.HTTPRoute {
+func requestRoutes(canary *fledgev1alpha1.Canary, routes rollout.Routes) []*istioapiv1.HTTPRoute {
 	var out []*istioapiv1.HTTPRoute
 	for _, r := range []struct {
 		name    string
@@ -87,7 +88,7 @@ func requestRoutes(canary *fledgev1alpha1.Canary, routes Routes) []*istioapiv1.H
 }
 
 // mirrorOf is the mirror of the split route: a copy of its traffic to the canary subset.
-func mirrorOf(host string, routes Routes) (*istioapiv1.Destination, *istioapiv1.Percent) {
+func mirrorOf(host string, routes rollout.Routes) (*istioapiv1.Destination, *istioapiv1.Percent) {
 	if routes.MirrorPercentage <= 0 {
 		return nil, nil
 	}
@@ -129,7 +130,7 @@ func stringMatch(m *fledgev1alpha1.StringMatch) *istioapiv1.StringMatch {
 	return nil
 }
 
-func splitRoute(canary *fledgev1alpha1.Canary, routes Routes) *istioapiv1.HTTPRoute {
+func splitRoute(canary *fledgev1alpha1.Canary, routes rollout.Routes) *istioapiv1.HTTPRoute {
 	svc := canary.Spec.Service
 	route := &istioapiv1.HTTPRoute{
 		Name:    splitRouteName,
@@ -148,9 +149,9 @@ func splitRoute(canary *fledgev1alpha1.Canary, routes Routes) *istioapiv1.HTTPRo
 	return route
 }
 
-func split(host string, routes Routes) []*istioapiv1.HTTPRouteDestination {
+func split(host string, routes rollout.Routes) []*istioapiv1.HTTPRouteDestination {
 	primary := &istioapiv1.HTTPRouteDestination{Destination: &istioapiv1.Destination{Host: host, Subset: routes.PrimarySubset}, Weight: routes.PrimaryWeight}
-	if !routes.withCanary() {
+	if !withCanary(routes) {
 		return []*istioapiv1.HTTPRouteDestination{primary}
 	}
 	canary := &istioapiv1.HTTPRouteDestination{Destination: &istioapiv1.Destination{Host: host, Subset: routes.CanarySubset}, Weight: routes.CanaryWeight}
@@ -165,12 +166,12 @@ func split(host string, routes Routes) []*istioapiv1.HTTPRouteDestination {
 
 // withCanary reports whether the routes name the canary's subset: always for the user's own
 // subsets (the candidate may hold all the traffic at rest), else while a rollout uses it.
-func (r Routes) withCanary() bool {
+func withCanary(r rollout.Routes) bool {
 	return r.UserSubsets || r.UsesCanary()
 }
 
 // stickyMatch matches the requests that carry the session-affinity cookie.
-func stickyMatch(c *StickyCookie) []fledgev1alpha1.HTTPMatch {
+func stickyMatch(c *rollout.StickyCookie) []fledgev1alpha1.HTTPMatch {
 	if c == nil {
 		return nil
 	}
@@ -198,9 +199,9 @@ func sameHost(h, service, namespace string) bool {
 }
 
 // weightsOf returns the weights a VirtualService gives the two subsets of want.
-func weightsOf(vs *istioapiv1.VirtualService, host, namespace string, want Routes) (Routes, bool) {
+func weightsOf(vs *istioapiv1.VirtualService, host, namespace string, want rollout.Routes) (rollout.Routes, bool) {
 	for _, r := range vs.Http {
-		got := Routes{PrimarySubset: want.PrimarySubset, CanarySubset: want.CanarySubset}
+		got := rollout.Routes{PrimarySubset: want.PrimarySubset, CanarySubset: want.CanarySubset}
 		found := false
 		for _, d := range r.Route {
 			if d.Destination == nil || !sameHost(d.Destination.Host, host, namespace) {
@@ -214,11 +215,11 @@ func weightsOf(vs *istioapiv1.VirtualService, host, namespace string, want Route
 			}
 		}
 		// At rest the route sends everything to Fledge's primary alone.
-		if found && (len(r.Route) >= 2 || !want.withCanary() && r.Route[0].Destination.Subset == want.PrimarySubset) {
+		if found && (len(r.Route) >= 2 || !withCanary(want) && r.Route[0].Destination.Subset == want.PrimarySubset) {
 			return got, true
 		}
 	}
-	return Routes{}, false
+	return rollout.Routes{}, false
 }
 
 // destinationRuleSpec is the DestinationRule a canary needs: subsets primary and canary by the
@@ -226,10 +227,10 @@ func weightsOf(vs *istioapiv1.VirtualService, host, namespace string, want Route
 // subsets, and its traffic policy unless spec.service sets one.
 func destinationRuleSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.DestinationRule, withCanary bool) *istioapiv1.DestinationRule {
 	subsets := []*istioapiv1.Subset{
-		{Name: SubsetPrimary, Labels: map[string]string{workload.LabelCanary: canary.Name, workload.LabelRole: string(workload.Primary)}},
+		{Name: rollout.SubsetPrimary, Labels: map[string]string{workload.LabelCanary: canary.Name, workload.LabelRole: string(workload.Primary)}},
 	}
 	if withCanary {
-		subsets = append(subsets, &istioapiv1.Subset{Name: SubsetCanary, Labels: map[string]string{workload.LabelCanary: canary.Name, workload.LabelRole: string(workload.Canary)}})
+		subsets = append(subsets, &istioapiv1.Subset{Name: rollout.SubsetCanary, Labels: map[string]string{workload.LabelCanary: canary.Name, workload.LabelRole: string(workload.Canary)}})
 	}
 	policy := trafficPolicy(canary.Spec.Service.TrafficPolicy)
 	if original == nil {
@@ -241,7 +242,7 @@ func destinationRuleSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.Des
 	}
 	kept := spec.Subsets[:0]
 	for _, s := range spec.Subsets {
-		if s.Name != SubsetPrimary && s.Name != SubsetCanary {
+		if s.Name != rollout.SubsetPrimary && s.Name != rollout.SubsetCanary {
 			kept = append(kept, s)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/rollout"
 )
 
 func testCanary() *fledgev1alpha1.Canary {
@@ -23,11 +24,11 @@ func testCanary() *fledgev1alpha1.Canary {
 }
 
 func TestOwnVirtualServiceSplitsBetweenTheSubsets(t *testing.T) {
-	vs := virtualServiceSpec(testCanary(), nil, RoutesFor(testCanary(), 60, 40))
+	vs := virtualServiceSpec(testCanary(), nil, routesAt(testCanary(), 60, 40))
 	if len(vs.Hosts) != 1 || vs.Hosts[0] != "web" || len(vs.Http) != 1 {
 		t.Fatalf("got %v", vs)
 	}
-	got, ok := weightsOf(vs, "web", "shop", RoutesFor(testCanary(), 0, 0))
+	got, ok := weightsOf(vs, "web", "shop", routesAt(testCanary(), 0, 0))
 	if !ok || got.PrimaryWeight != 60 || got.CanaryWeight != 40 {
 		t.Errorf("weights %+v", got)
 	}
@@ -36,30 +37,30 @@ func TestOwnVirtualServiceSplitsBetweenTheSubsets(t *testing.T) {
 func TestAtRestOnlyThePrimaryIsRoutedAndDefined(t *testing.T) {
 	// The canary's Deployment has no pods at rest: a subset selecting none is an error to
 	// Istio's analyzers (IST0173), so neither the route nor the DestinationRule names it.
-	rest := RoutesFor(testCanary(), 100, 0)
+	rest := routesAt(testCanary(), 100, 0)
 	vs := virtualServiceSpec(testCanary(), nil, rest)
-	if r := vs.Http[0].Route; len(r) != 1 || r[0].Destination.Subset != SubsetPrimary || r[0].Weight != 100 {
+	if r := vs.Http[0].Route; len(r) != 1 || r[0].Destination.Subset != rollout.SubsetPrimary || r[0].Weight != 100 {
 		t.Fatalf("at rest the split is %v, want all to the primary alone", r)
 	}
 	if got, ok := weightsOf(vs, "web", "shop", rest); !ok || !got.SameWeights(rest) {
 		t.Errorf("the router cannot read back its own route at rest: %+v %v", got, ok)
 	}
-	if dr := destinationRuleSpec(testCanary(), nil, rest.withCanary()); len(dr.Subsets) != 1 || dr.Subsets[0].Name != SubsetPrimary {
+	if dr := destinationRuleSpec(testCanary(), nil, withCanary(rest)); len(dr.Subsets) != 1 || dr.Subsets[0].Name != rollout.SubsetPrimary {
 		t.Errorf("at rest the DestinationRule defines %v", dr.Subsets)
 	}
 
 	// A tester's route alone, at weight 0, needs the canary.
 	qa := "qa"
 	canary := testCanary()
-	testers := RoutesFor(canary, 100, 0)
+	testers := routesAt(canary, 100, 0)
 	testers.Testers = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-team": {Exact: &qa}}}}
-	if !testers.withCanary() || len(destinationRuleSpec(canary, nil, testers.withCanary()).Subsets) != 2 {
+	if !withCanary(testers) || len(destinationRuleSpec(canary, nil, withCanary(testers)).Subsets) != 2 {
 		t.Error("testers route to the canary: its subset must be defined")
 	}
 
 	// The user's own subsets are the user's: both stay named, the candidate may hold everything.
 	canary.Spec.Subsets = &fledgev1alpha1.ExistingSubsets{DestinationRule: "web", Stable: "v1", Candidate: "v2"}
-	if r := virtualServiceSpec(canary, nil, RoutesFor(canary, 100, 0)).Http[0].Route; len(r) != 2 {
+	if r := virtualServiceSpec(canary, nil, routesAt(canary, 100, 0)).Http[0].Route; len(r) != 2 {
 		t.Errorf("on the user's subsets the split is %v, want both", r)
 	}
 }
@@ -68,14 +69,14 @@ func TestAnABStepPutsTheMatchRouteFirst(t *testing.T) {
 	canary := testCanary()
 	insider := "insider"
 	canary.Spec.Analysis.Match = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-canary": {Exact: &insider}}}}
-	routes := RoutesFor(canary, 100, 0)
+	routes := routesAt(canary, 100, 0)
 	routes.Match = canary.Spec.Analysis.Match
 	vs := virtualServiceSpec(canary, nil, routes)
 	if len(vs.Http) != 2 || vs.Http[0].Name != abRouteName {
 		t.Fatalf("want the A/B route first, got %v", vs.Http)
 	}
 	ab := vs.Http[0]
-	if ab.Match[0].Headers["x-canary"].GetExact() != "insider" || ab.Route[0].Destination.Subset != SubsetCanary || ab.Route[0].Weight != 100 {
+	if ab.Match[0].Headers["x-canary"].GetExact() != "insider" || ab.Route[0].Destination.Subset != rollout.SubsetCanary || ab.Route[0].Weight != 100 {
 		t.Errorf("A/B route %v", ab)
 	}
 	if got, ok := weightsOf(vs, "web", "shop", routes); !ok || got.PrimaryWeight != 100 {
@@ -93,7 +94,7 @@ func TestTakingOverKeepsWhatFledgeDoesNotManage(t *testing.T) {
 		},
 	}
 	before := proto.Clone(original)
-	vs := virtualServiceSpec(testCanary(), original, RoutesFor(testCanary(), 80, 20))
+	vs := virtualServiceSpec(testCanary(), original, routesAt(testCanary(), 80, 20))
 	if !proto.Equal(original, before) {
 		t.Error("the original must not be changed")
 	}
@@ -127,26 +128,26 @@ func TestDestinationRuleKeepsTheUsersOtherSubsetsAndPolicy(t *testing.T) {
 func TestTestersRouteComesFirstAndTheSplitMirrors(t *testing.T) {
 	canary := testCanary()
 	qa := "qa"
-	routes := RoutesFor(canary, 100, 0)
+	routes := routesAt(canary, 100, 0)
 	routes.Testers = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-team": {Exact: &qa}}}}
 	routes.MirrorPercentage = 25
 	vs := virtualServiceSpec(canary, nil, routes)
-	if len(vs.Http) != 2 || vs.Http[0].Name != testersRouteName || vs.Http[0].Route[0].Destination.Subset != SubsetCanary {
+	if len(vs.Http) != 2 || vs.Http[0].Name != testersRouteName || vs.Http[0].Route[0].Destination.Subset != rollout.SubsetCanary {
 		t.Fatalf("want the testers' route first, to the canary: %v", vs.Http)
 	}
 	if vs.Http[0].Mirror != nil {
 		t.Error("the testers' route must not mirror")
 	}
 	split := vs.Http[1]
-	if split.Mirror.GetSubset() != SubsetCanary || split.MirrorPercentage.GetValue() != 25 {
+	if split.Mirror.GetSubset() != rollout.SubsetCanary || split.MirrorPercentage.GetValue() != 25 {
 		t.Errorf("the split must mirror 25%% to the canary: %v", split)
 	}
 }
 
 func TestStickyUsersStayOnTheCanary(t *testing.T) {
 	canary := testCanary()
-	routes := RoutesFor(canary, 80, 20)
-	routes.Sticky = &StickyCookie{Name: "fledge-canary", Value: "abc-123", MaxAge: time.Hour}
+	routes := routesAt(canary, 80, 20)
+	routes.Sticky = &rollout.StickyCookie{Name: "fledge-canary", Value: "abc-123", MaxAge: time.Hour}
 	vs := virtualServiceSpec(canary, nil, routes)
 	if len(vs.Http) != 2 || vs.Http[0].Name != stickyRouteName {
 		t.Fatalf("want the sticky route first: %v", vs.Http)
@@ -170,4 +171,13 @@ func TestStickyUsersStayOnTheCanary(t *testing.T) {
 	if vs.Http[1].Route[0].Headers != nil {
 		t.Error("the primary's answers set no cookie")
 	}
+}
+
+// routesAt is the routes of canary at a weight, with nothing else.
+func routesAt(canary *fledgev1alpha1.Canary, primary, canaryWeight int32) rollout.Routes {
+	r := rollout.Routes{PrimarySubset: rollout.SubsetPrimary, CanarySubset: rollout.SubsetCanary, PrimaryWeight: primary, CanaryWeight: canaryWeight}
+	if s := canary.Spec.Subsets; s != nil {
+		r.PrimarySubset, r.CanarySubset, r.UserSubsets = s.Stable, s.Candidate, true
+	}
+	return r
 }

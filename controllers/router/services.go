@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/ownership"
 	"fledge.dev/fledge/controllers/workload"
 )
 
@@ -50,9 +51,9 @@ func (s *Services) ensure(ctx context.Context, canary *fledgev1alpha1.Canary, na
 	if err != nil {
 		return false, err
 	}
-	if exists && svc.Labels[workload.LabelCanary] != canary.Name {
-		if owner := svc.Labels[workload.LabelCanary]; owner != "" {
-			return false, fmt.Errorf("Service %s is managed by Canary %s: give this Canary another spec.service.name", key, owner)
+	if exists && ownership.ManagedBy(svc) != canary.Name {
+		if err := ownership.CheckManager("Service", svc, canary, "give this Canary another spec.service.name"); err != nil {
+			return false, err
 		}
 		if role != "" {
 			return false, fmt.Errorf("Service %s exists and is not managed by Fledge: delete it or give this Canary another spec.service.name", key)
@@ -104,10 +105,11 @@ func (s *Services) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary) 
 		if err != nil {
 			return err
 		}
-		if !exists || !isControlledBy(svc, canary) {
+		// Only the owner reference goes: the label stays, so that a Canary of the same name
+		// created later takes the Services back.
+		if !exists || !ownership.Release(svc, canary) {
 			continue
 		}
-		disown(svc, canary)
 		if err := s.Client.Update(ctx, svc); err != nil {
 			return fmt.Errorf("hand back Service %s: %w", key, err)
 		}

@@ -7,13 +7,12 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/ownership"
 )
 
 // Set is the target of a canary and its two copies, as read from the cache (nil: absent).
@@ -59,7 +58,7 @@ func (d *Deployments) EnsureCopy(ctx context.Context, canary *fledgev1alpha1.Can
 	existing := set.copyOf(role)
 	name := CopyName(set.Target.Name, role)
 	if existing != nil {
-		if existing.Labels[LabelCanary] != canary.Name {
+		if ownership.ManagedBy(existing) != canary.Name {
 			return false, fmt.Errorf("Deployment %s/%s exists and is not managed by this Canary: rename or delete it", canary.Namespace, name)
 		}
 		if existing.Annotations[AnnotationRevision] == revision || replicas == 0 {
@@ -84,7 +83,7 @@ func (d *Deployments) EnsureCopy(ctx context.Context, canary *fledgev1alpha1.Can
 		}
 	}
 	if existing == nil {
-		if err := controllerutil.SetControllerReference(canary, want, d.Scheme); err != nil {
+		if _, err := ownership.Claim(want, canary, d.Scheme); err != nil {
 			return false, err
 		}
 		if err := d.Client.Create(ctx, want); err != nil {
@@ -96,7 +95,7 @@ func (d *Deployments) EnsureCopy(ctx context.Context, canary *fledgev1alpha1.Can
 	updated.Labels = want.Labels
 	updated.Annotations = mergeAnnotations(existing.Annotations, want.Annotations)
 	updated.Spec = want.Spec
-	if err := controllerutil.SetControllerReference(canary, updated, d.Scheme); err != nil {
+	if _, err := ownership.Claim(updated, canary, d.Scheme); err != nil {
 		return false, err
 	}
 	if err := d.Client.Update(ctx, updated); err != nil {
@@ -106,17 +105,15 @@ func (d *Deployments) EnsureCopy(ctx context.Context, canary *fledgev1alpha1.Can
 }
 
 func (d *Deployments) scale(ctx context.Context, canary *fledgev1alpha1.Canary, dep *appsv1.Deployment, replicas int32) (bool, error) {
-	owned := ownedBy(dep, canary)
+	owned := ownership.Controls(dep, canary)
 	if ptr.Deref(dep.Spec.Replicas, 1) == replicas && owned {
 		return false, nil
 	}
 	patch := client.MergeFrom(dep.DeepCopy())
 	dep = dep.DeepCopy()
 	dep.Spec.Replicas = ptr.To(replicas)
-	if !owned {
-		if err := controllerutil.SetControllerReference(canary, dep, d.Scheme); err != nil {
-			return false, err
-		}
+	if _, err := ownership.Claim(dep, canary, d.Scheme); err != nil {
+		return false, err
 	}
 	if err := d.Client.Patch(ctx, dep, patch); err != nil {
 		return false, fmt.Errorf("scale Deployment %s to %d: %w", dep.Name, replicas, err)
@@ -141,7 +138,7 @@ func (d *Deployments) ScaleDownTarget(ctx context.Context, target *appsv1.Deploy
 // Finalize deletes the canary copy and leaves the primary running, no longer owned by the
 // Canary, so that deleting a Canary never takes the service down.
 func (d *Deployments) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary, set Set) error {
-	if set.Canary != nil && ownedBy(set.Canary, canary) {
+	if set.Canary != nil && ownership.Controls(set.Canary, canary) {
 		if err := d.Client.Delete(ctx, set.Canary); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete the canary copy %s: %w", set.Canary.Name, err)
 		}
@@ -154,34 +151,18 @@ func (d *Deployments) Finalize(ctx context.Context, canary *fledgev1alpha1.Canar
 	return d.releaseFrozenConfigs(ctx, canary)
 }
 
-// disown removes the canary's owner reference from obj, so that the garbage collector keeps
-// obj when the Canary is deleted.
+// disown writes ownership.Release, so that the garbage collector keeps obj when the Canary is
+// deleted. A patch, so that the write carries the owner references only and cannot undo what
+// others changed in obj since it was read.
 func (d *Deployments) disown(ctx context.Context, obj client.Object, canary *fledgev1alpha1.Canary) error {
-	if !ownedBy(obj, canary) {
+	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
+	if !ownership.Release(obj, canary) {
 		return nil
 	}
-	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
-	refs := obj.GetOwnerReferences()
-	kept := refs[:0]
-	for _, ref := range refs {
-		if ref.UID != canary.UID {
-			kept = append(kept, ref)
-		}
-	}
-	obj.SetOwnerReferences(kept)
 	if err := d.Client.Patch(ctx, obj, patch); err != nil {
 		return fmt.Errorf("keep %s when the Canary goes: %w", obj.GetName(), err)
 	}
 	return nil
-}
-
-func ownedBy(obj metav1.Object, canary *fledgev1alpha1.Canary) bool {
-	for _, ref := range obj.GetOwnerReferences() {
-		if ref.UID == canary.UID && ref.Controller != nil && *ref.Controller {
-			return true
-		}
-	}
-	return false
 }
 
 func mergeAnnotations(have, want map[string]string) map[string]string {

@@ -8,9 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/ownership"
 )
 
 // freezeConfigs copies each ConfigMap and Secret the primary's new revision references to
@@ -40,11 +40,11 @@ func (d *Deployments) freezeConfig(ctx context.Context, canary *fledgev1alpha1.C
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("read %s %s/%s: %w", ref.Kind, canary.Namespace, name, err)
 	}
-	if exists && frozen.GetLabels()[LabelCanary] != canary.Name {
+	if exists && ownership.ManagedBy(frozen) != canary.Name {
 		return fmt.Errorf("%s %s/%s exists and is not the primary's copy of %s made by this Canary: rename or delete it",
 			ref.Kind, canary.Namespace, name, ref.Name)
 	}
-	if exists && sameData(original, frozen) && ownedBy(frozen, canary) {
+	if exists && sameData(original, frozen) && ownership.Controls(frozen, canary) {
 		return nil
 	}
 
@@ -52,7 +52,7 @@ func (d *Deployments) freezeConfig(ctx context.Context, canary *fledgev1alpha1.C
 	frozen.SetName(name)
 	frozen.SetLabels(ManagedLabels(canary.Name, Primary))
 	copyData(original, frozen)
-	if err := controllerutil.SetControllerReference(canary, frozen, d.Scheme); err != nil {
+	if _, err := ownership.Claim(frozen, canary, d.Scheme); err != nil {
 		return err
 	}
 	if exists {

@@ -10,12 +10,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"fledge.dev/fledge/controllers/ownership"
 )
 
 // Labels and annotations Fledge puts on what it manages.
 const (
-	// LabelCanary names the Canary on the copies' pods and on every object Fledge manages.
-	LabelCanary = "fledge.dev/canary"
+	// LabelCanary names the Canary on the copies' pods and on every object Fledge manages
+	// (defined in package ownership, which reads it and which this package uses).
+	LabelCanary = ownership.LabelCanary
 	// LabelRole says which copy a pod belongs to; the DestinationRule subsets select on it.
 	LabelRole = "fledge.dev/role"
 	// LabelManagedBy marks the objects Fledge manages, so its caches watch only those.

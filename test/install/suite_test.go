@@ -26,6 +26,9 @@ import (
 )
 
 func TestInstall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the local stack: make test runs it, make test-unit does not")
+	}
 	RegisterFailHandler(Fail)
 	// Everything here is asynchronous on a shared, sometimes busy machine: a wait that does
 	// not say how long gets half a minute, not Gomega's one second.

@@ -33,6 +33,9 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files of the plugin's output")
 
 func TestPlugin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the local stack: make test runs it, make test-unit does not")
+	}
 	RegisterFailHandler(Fail)
 	// Everything here is asynchronous on a shared, sometimes busy machine: a wait that does
 	// not say how long gets half a minute, not Gomega's one second.

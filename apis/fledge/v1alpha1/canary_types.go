@@ -191,6 +191,13 @@ type CanaryStatus struct {
 	// +optional
 	RolloutStartTime *metav1.Time `json:"rolloutStartTime,omitempty"`
 
+	// history records the Canary's rollouts, oldest first, the last 20 of them: what
+	// `kubectl fledge history` shows, for as long as the Canary lives.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	History []RolloutRecord `json:"history,omitempty"`
+
 	// notifications is the outbox of the Canary's alerts.
 	// +optional
 	Notifications *NotificationsStatus `json:"notifications,omitempty"`

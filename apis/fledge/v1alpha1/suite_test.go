@@ -15,6 +15,9 @@ import (
 // the schema, the defaults and the CEL rules are what is tested, not a copy of them.
 
 func TestAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the local stack: make test runs it, make test-unit does not")
+	}
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Fledge API admission")
 }
