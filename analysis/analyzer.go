@@ -55,6 +55,7 @@ func (a *Analyzer) Check(ctx context.Context, canary *fledgev1alpha1.Canary) Res
 	var failed, waiting []string
 	for i := range metrics {
 		st, problem := a.checkMetric(ctx, canary, &metrics[i], now)
+		st.Message = fledgev1alpha1.Bound(st.Message, fledgev1alpha1.MaxMetricMessage)
 		result.Metrics = append(result.Metrics, st)
 		if problem != nil && result.Problem == nil {
 			result.Problem = problem
@@ -68,9 +69,9 @@ func (a *Analyzer) Check(ctx context.Context, canary *fledgev1alpha1.Canary) Res
 	}
 	switch {
 	case len(failed) > 0:
-		result.Verdict, result.Message = Fail, strings.Join(failed, "; ")
+		result.Verdict, result.Message = Fail, fledgev1alpha1.Bound(strings.Join(failed, "; "), fledgev1alpha1.MaxMessage)
 	case len(waiting) > 0:
-		result.Verdict, result.Message = Wait, strings.Join(waiting, "; ")
+		result.Verdict, result.Message = Wait, fledgev1alpha1.Bound(strings.Join(waiting, "; "), fledgev1alpha1.MaxMessage)
 	default:
 		result.Message = fmt.Sprintf("all %d metrics passed", len(metrics))
 	}

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -80,8 +81,16 @@ func judgeStatistically(metric *fledgev1alpha1.CanaryMetric, test *fledgev1alpha
 	if confidence == 0 {
 		confidence = 0.95
 	}
-	c, err := CompareSamples(m.CanarySample, m.PrimarySample, Direction(test.Direction), confidence, maxEffect)
-	if err != nil {
+	minSamples := int(test.MinSamples)
+	if minSamples <= 0 {
+		minSamples = DefaultMinSamples
+	}
+	c, err := CompareSamples(m.CanarySample, m.PrimarySample, Direction(test.Direction), confidence, maxEffect, minSamples)
+	switch {
+	case errors.Is(err, ErrThinSample):
+		st.Verdict, st.Message = string(Wait), fmt.Sprintf("%s: too few points to compare (%d canary and %d primary points with data, %d needed on each side)", metric.Name, len(finite(m.CanarySample)), len(finite(m.PrimarySample)), minSamples)
+		return st
+	case err != nil:
 		st.Verdict, st.Message = string(Wait), fmt.Sprintf("%s: no sample to compare (%d canary and %d primary points with data)", metric.Name, len(finite(m.CanarySample)), len(finite(m.PrimarySample)))
 		return st
 	}

@@ -1,9 +1,7 @@
 package analysis
 
 import (
-	"bytes"
 	"fmt"
-	"text/template"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -44,7 +42,10 @@ func builtinQuery(name string, d QueryData) (string, error) {
 	sel := istioSelector(d.Namespace, d.Workload)
 	switch name {
 	case BuiltinSuccessRate:
-		return fmt.Sprintf(`sum(rate(istio_requests_total{%s,response_code!~"5.."}[%s])) / sum(rate(istio_requests_total{%s}[%s])) * 100`,
+		// A workload whose every answer was a 5xx has no non-5xx series at all: without the
+		// "or", the numerator would be empty and the rate read as no data, not as 0 %. With no
+		// requests at all the denominator stays empty: that is no data, and waits.
+		return fmt.Sprintf(`(sum(rate(istio_requests_total{%s,response_code!~"5.."}[%s])) or on() vector(0)) / sum(rate(istio_requests_total{%s}[%s])) * 100`,
 			sel, d.Interval, sel, d.Interval), nil
 	case BuiltinDuration:
 		return fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{%s}[%s])))`,
@@ -56,18 +57,4 @@ func builtinQuery(name string, d QueryData) (string, error) {
 // requestsQuery counts the requests a workload served in the window.
 func requestsQuery(d QueryData) string {
 	return fmt.Sprintf(`sum(increase(istio_requests_total{%s}[%s]))`, istioSelector(d.Namespace, d.Workload), d.Interval)
-}
-
-// renderQuery renders a MetricTemplate's query. Unknown variables are errors, so that a typo
-// fails loudly instead of querying for an empty label.
-func renderQuery(text string, d QueryData) (string, error) {
-	t, err := template.New("query").Option("missingkey=error").Parse(text)
-	if err != nil {
-		return "", fmt.Errorf("parse the query template: %w", err)
-	}
-	var out bytes.Buffer
-	if err := t.Execute(&out, d); err != nil {
-		return "", fmt.Errorf("render the query template: %w", err)
-	}
-	return out.String(), nil
 }

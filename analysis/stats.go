@@ -32,13 +32,26 @@ type Comparison struct {
 // ErrNoSample means one of the samples is empty: there is nothing to compare.
 var ErrNoSample = errors.New("an empty sample")
 
+// ErrThinSample means one of the samples has fewer finite points than a comparison needs:
+// with two or three points no difference can be significant, so the comparison would pass
+// whatever the data.
+var ErrThinSample = errors.New("too few points to compare")
+
+// DefaultMinSamples is the finite points each side needs unless the metric says otherwise:
+// with 5 against 5 the smallest one-sided exact p-value is 1/252, below 1-0.99.
+const DefaultMinSamples = 5
+
 // CompareSamples tests whether the canary's sample is worse than the primary's: a one-sided
 // Mann-Whitney U test at the confidence level (exact for small samples, with ties), and a
-// change of the median larger than maxEffect, in the bad direction.
-func CompareSamples(canary, primary []float64, direction Direction, confidence, maxEffect float64) (Comparison, error) {
+// change of the median larger than maxEffect, in the bad direction. Each sample needs at
+// least minSamples finite points.
+func CompareSamples(canary, primary []float64, direction Direction, confidence, maxEffect float64, minSamples int) (Comparison, error) {
 	canary, primary = finite(canary), finite(primary)
 	if len(canary) == 0 || len(primary) == 0 {
 		return Comparison{}, ErrNoSample
+	}
+	if len(canary) < minSamples || len(primary) < minSamples {
+		return Comparison{}, ErrThinSample
 	}
 	alt := stats.LocationGreater
 	if direction == Decrease {

@@ -68,7 +68,7 @@ func TestCompareSamplesMatchesPublishedValues(t *testing.T) {
 			if maxEffect == 0 {
 				maxEffect = 0.1
 			}
-			got, err := analysis.CompareSamples(tc.canary, tc.primary, tc.direction, 0.95, maxEffect)
+			got, err := analysis.CompareSamples(tc.canary, tc.primary, tc.direction, 0.95, maxEffect, 3)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +87,7 @@ func TestCompareSamplesMatchesPublishedValues(t *testing.T) {
 
 func TestCompareSamplesWithTies(t *testing.T) {
 	// Ties count half: U of {1,2,2} against {2,3} is 0 + 0.5 + 0.5 = 1 (pairs canary > primary).
-	got, err := analysis.CompareSamples([]float64{1, 2, 2}, []float64{2, 3}, analysis.Increase, 0.95, 0.1)
+	got, err := analysis.CompareSamples([]float64{1, 2, 2}, []float64{2, 3}, analysis.Increase, 0.95, 0.1, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestCompareSamplesWithTies(t *testing.T) {
 }
 
 func TestCompareSamplesIdenticalSamplesPass(t *testing.T) {
-	got, err := analysis.CompareSamples([]float64{5, 5, 5}, []float64{5, 5, 5, 5}, analysis.Increase, 0.95, 0.1)
+	got, err := analysis.CompareSamples([]float64{5, 5, 5}, []float64{5, 5, 5, 5}, analysis.Increase, 0.95, 0.1, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestCompareSamplesEmptyOrNaNSampleIsNoSample(t *testing.T) {
 		{"only NaN", []float64{math.NaN(), math.NaN()}, []float64{1, 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := analysis.CompareSamples(tc.canary, tc.primary, analysis.Increase, 0.95, 0.1); err != analysis.ErrNoSample {
+			if _, err := analysis.CompareSamples(tc.canary, tc.primary, analysis.Increase, 0.95, 0.1, 3); err != analysis.ErrNoSample {
 				t.Errorf("err = %v, want ErrNoSample", err)
 			}
 		})

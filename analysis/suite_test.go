@@ -32,6 +32,8 @@ const (
 	erroring       = "erroring"
 	slow           = "slow"
 	quiet          = "quiet"
+	broken         = "broken"
+	breached       = "breached"
 	idle           = "idle"
 	canaryWorkload = "web-canary"
 	primaryWL      = "web-primary"
@@ -49,13 +51,17 @@ var _ = BeforeSuite(func(ctx context.Context) {
 	DeferCleanup(exporter.Stop)
 
 	steady := istiometrics.Traffic{RequestsPerSecond: 20, Latency: 40 * time.Millisecond}
-	for _, ns := range []string{healthy, erroring, slow, quiet} {
+	for _, ns := range []string{healthy, erroring, slow, quiet, broken, breached} {
 		exporter.Set(ns, primaryWL, steady)
 	}
 	exporter.Set(healthy, canaryWorkload, steady)
 	exporter.Set(erroring, canaryWorkload, istiometrics.Traffic{RequestsPerSecond: 20, ErrorRate: 0.1, Latency: 40 * time.Millisecond})
 	exporter.Set(slow, canaryWorkload, istiometrics.Traffic{RequestsPerSecond: 20, Latency: 400 * time.Millisecond})
 	exporter.Set(quiet, canaryWorkload, istiometrics.Traffic{RequestsPerSecond: 0.5, Latency: 40 * time.Millisecond})
+	// Every answer a 5xx: the workload has no series of any other code.
+	exporter.Set(broken, canaryWorkload, istiometrics.Traffic{RequestsPerSecond: 20, ErrorRate: 1, Latency: 40 * time.Millisecond})
+	// Every answer slower than any bucket below 10 s.
+	exporter.Set(breached, canaryWorkload, istiometrics.Traffic{RequestsPerSecond: 20, Latency: 5 * time.Second})
 
 	prom, err = cluster.StartPrometheus(ctx, cluster.PrometheusOptions{Targets: []string{exporter.Address}})
 	Expect(err).NotTo(HaveOccurred())

@@ -102,9 +102,6 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	if set.Target == nil {
-		return reconcile.Result{}, r.reportProblem(ctx, canary, fledgev1alpha1.ReasonTargetNotFound, targetNotFound(canary))
-	}
 	obs := r.observe(canary, versions, set)
 	decision := r.decide(ctx, canary, &obs)
 	queueNotifications(canary, &decision.Status, decision.Events, obs.Now, r.DefaultAlertProvider)
@@ -160,10 +157,6 @@ func (r *CanaryReconciler) tell(ctx context.Context, canary *fledgev1alpha1.Cana
 	}
 }
 
-func targetNotFound(canary *fledgev1alpha1.Canary) string {
-	return fmt.Sprintf("Deployment %s/%s (spec.targetRef) does not exist: create it or fix the name", canary.Namespace, canary.Spec.TargetRef.Name)
-}
-
 // writeStatus patches the status when the decision changed it, and only then.
 func (r *CanaryReconciler) writeStatus(ctx context.Context, canary *fledgev1alpha1.Canary, status fledgev1alpha1.CanaryStatus) error {
 	if equality.Semantic.DeepEqual(canary.Status, status) {
@@ -180,6 +173,7 @@ func (r *CanaryReconciler) writeStatus(ctx context.Context, canary *fledgev1alph
 
 // reportProblem marks the Canary not Ready with a reason a person can act on, and an event.
 func (r *CanaryReconciler) reportProblem(ctx context.Context, canary *fledgev1alpha1.Canary, reason, message string) error {
+	message = fledgev1alpha1.Bound(message, fledgev1alpha1.MaxMessage)
 	status := canary.Status.DeepCopy()
 	status.ObservedGeneration = canary.Generation
 	meta.SetStatusCondition(&status.Conditions, metav1.Condition{
@@ -190,7 +184,7 @@ func (r *CanaryReconciler) reportProblem(ctx context.Context, canary *fledgev1al
 	if equality.Semantic.DeepEqual(canary.Status, *status) {
 		return nil
 	}
-	r.Events.Eventf(canary, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", message)
+	r.Events.Eventf(canary, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", fledgev1alpha1.Bound(message, fledgev1alpha1.MaxEventMessage))
 	return r.writeStatus(ctx, canary, *status)
 }
 

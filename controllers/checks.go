@@ -131,8 +131,10 @@ func (c *checkRunner) run(ctx context.Context, name types.NamespacedName, j *che
 func (c *checkRunner) check(ctx context.Context, canary *fledgev1alpha1.Canary, interval time.Duration) analysis.Result {
 	queued := time.NewTimer(interval)
 	defer queued.Stop()
+	asked := time.Now()
 	select {
 	case c.slots <- struct{}{}:
+		checkQueueWait.Observe(time.Since(asked).Seconds())
 	case <-queued.C:
 		// Busy workers are no fault of this canary: no verdict, and the step holds.
 		msg := fmt.Sprintf("the checks waited %s for one of the %d check workers, busy with other Canaries' checks: raise the manager's --check-workers", interval, cap(c.slots))
@@ -149,10 +151,13 @@ func (c *checkRunner) check(ctx context.Context, canary *fledgev1alpha1.Canary, 
 		defer func() { <-c.slots }()
 		done <- c.checker.Check(checkCtx, canary)
 	}()
+	started := time.Now()
 	select {
 	case r := <-done:
+		checkDuration.WithLabelValues(string(r.Verdict)).Observe(time.Since(started).Seconds())
 		return r
 	case <-checkCtx.Done():
+		checkDuration.WithLabelValues("TimedOut").Observe(time.Since(started).Seconds())
 		msg := fmt.Sprintf("the checks did not finish within %s (the interval): a metrics provider is slow or does not answer", interval)
 		return analysis.Result{Verdict: analysis.Fail, Message: msg, Problem: &analysis.Problem{Reason: fledgev1alpha1.ReasonChecksTimedOut, Message: msg}}
 	}

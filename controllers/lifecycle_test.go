@@ -145,8 +145,33 @@ var _ = Describe("a Canary with problems", func() {
 			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(c), got)).To(Succeed())
 			ready := meta(got, fledgev1alpha1.ConditionReady)
 			g.Expect(ready.Reason).To(Equal("TargetNotFound"))
-			g.Expect(ready.Message).To(ContainSubstring("Deployment " + ns + "/web (spec.targetRef) does not exist"))
+			g.Expect(ready.Message).To(ContainSubstring("Deployment web (spec.targetRef) does not exist"))
 		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+	})
+
+	It("gives the traffic back to the primary when its target is deleted mid-rollout, and goes on once it is back", func(ctx context.Context) {
+		a := newApp(ctx, withInterval(2*time.Second))
+		a.setImage(ctx, "example.com/web:v2")
+		a.waitWeight(ctx, 20)
+		weights := a.recordWeights()
+		target := a.deployment(ctx, "web")
+
+		By("deleting the target")
+		Expect(k8s.Delete(ctx, target)).To(Succeed())
+		Eventually(func(g Gomega) {
+			c := a.get(ctx)
+			g.Expect(meta(c, fledgev1alpha1.ConditionReady).Reason).To(Equal(fledgev1alpha1.ReasonTargetNotFound))
+			g.Expect(c.Status.Phase).To(Equal(fledgev1alpha1.PhaseProgressing))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+		Eventually(weights.sequence).WithContext(ctx).Should(ContainElement("100/0"), "all traffic back on the primary")
+		Consistently(func() int32 { return a.get(ctx).Status.CanaryWeight }).WithContext(ctx).WithTimeout(5 * time.Second).Should(BeZero())
+
+		By("creating the target again, as it was")
+		back := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: target.Namespace, Name: target.Name, Labels: target.Labels}, Spec: target.Spec}
+		back.Spec.Replicas = ptrTo[int32](2)
+		Expect(k8s.Create(ctx, back)).To(Succeed())
+		c := a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
+		Expect(meta(c, fledgev1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 	})
 })
 

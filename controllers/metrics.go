@@ -34,6 +34,14 @@ var (
 	analysisResults = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "fledge_analysis_results_total", Help: "Verdicts of the checks of a step.",
 	}, []string{"verdict"})
+	checkDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "fledge_check_duration_seconds", Help: "Time the checks of one step took to run, by verdict (its queries, apart from the reconciles).",
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+	}, []string{"verdict"})
+	checkQueueWait = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "fledge_check_queue_seconds", Help: "Time the checks of one step waited for a check worker.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+	})
 	analysisProblems = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "fledge_analysis_problems_total", Help: "Checks that could not measure a metric, by reason (provider unreachable, query rejected, ...).",
 	}, []string{"reason"})
@@ -45,7 +53,7 @@ var phases = []fledgev1alpha1.CanaryPhase{
 }
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(canaryPhase, canaryWeight, canaryFailedChecks, stepDuration, stepLateness, rolloutDuration, analysisResults, analysisProblems)
+	ctrlmetrics.Registry.MustRegister(canaryPhase, canaryWeight, canaryFailedChecks, stepDuration, stepLateness, rolloutDuration, analysisResults, analysisProblems, checkDuration, checkQueueWait)
 }
 
 // observeMetrics records the metrics of one reconcile: the canary's state after the decision, and

@@ -2,6 +2,8 @@ package controllers_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -100,5 +102,37 @@ var _ = Describe("a canary judged on Prometheus", Ordered, func() {
 		Expect(cond.Reason).To(Equal(analysis.ReasonQueryRejected))
 		Expect(cond.Message).To(ContainSubstring(`"sum(rate(istio_requests_total{namespace=\"` + a.ns + `\"}[1s]"`))
 		Eventually(a.eventReasons).WithContext(ctx).Should(ContainElement("Aborted"))
+	})
+
+	It("still ends in Failed when many long queries fail at once", func(ctx context.Context) {
+		a := judgedApp(ctx, time.Second)
+		// Each query is rejected and quoted in its metric's message: 32 of them would make a
+		// message of over 100,000 characters, past what the API takes in a condition.
+		long := strings.Repeat(`sum(rate(istio_requests_total{destination_workload="{{ .Workload }}"}[{{ .Interval }}])) + `, 45) + "("
+		maximum := 1.0
+		var metrics []fledgev1alpha1.CanaryMetric
+		for i := range 32 {
+			name := fmt.Sprintf("broken-%02d", i)
+			Expect(k8s.Create(ctx, &fledgev1alpha1.MetricTemplate{
+				ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: name},
+				Spec:       fledgev1alpha1.MetricTemplateSpec{Provider: fledgev1alpha1.MetricProvider{Address: prom.URL}, Query: long},
+			})).To(Succeed())
+			metrics = append(metrics, fledgev1alpha1.CanaryMetric{Name: name, TemplateRef: &fledgev1alpha1.MetricTemplateRef{Name: name}, ThresholdRange: &fledgev1alpha1.ThresholdRange{Max: &maximum}})
+		}
+		c := a.get(ctx)
+		c.Spec.Analysis.Metrics = metrics
+		Expect(k8s.Update(ctx, c)).To(Succeed())
+		a.setImage(ctx, "example.com/web:v2")
+
+		c = a.waitPhase(ctx, fledgev1alpha1.PhaseFailed)
+		Expect(len(c.Status.Message)).To(BeNumerically("<=", fledgev1alpha1.MaxMessage))
+		for _, cond := range c.Status.Conditions {
+			Expect(len(cond.Message)).To(BeNumerically("<=", fledgev1alpha1.MaxMessage), cond.Type)
+		}
+		Expect(c.Status.Metrics).To(HaveLen(32))
+		for _, m := range c.Status.Metrics {
+			Expect(len(m.Message)).To(BeNumerically("<=", fledgev1alpha1.MaxMetricMessage), m.Name)
+		}
+		Expect(meta(c, fledgev1alpha1.ConditionMetricsReady).Reason).To(Equal(analysis.ReasonQueryRejected))
 	})
 })

@@ -41,6 +41,10 @@ func TestControllers(t *testing.T) {
 	RunSpecs(t, "Canary controller")
 }
 
+// suiteCheckWorkers is how many checks the suite's manager runs at once (one reconcile
+// worker): few, so that a spec can hold all of them.
+const suiteCheckWorkers = 2
+
 var (
 	// slackAPIURL is where the manager's Slack bot sends (a local fake Slack in the alert specs).
 	slackAPIURL string
@@ -89,6 +93,7 @@ func startManager() *runningManager {
 		Checker: checks, Clock: clock.RealClock{}, ClusterName: "test",
 		SlackAPIURL:       slackAPIURL,
 		NotificationRetry: notificationRetry,
+		CheckWorkers:      suiteCheckWorkers,
 	})).To(Succeed())
 	m := &runningManager{cancel: cancel, done: make(chan struct{})}
 	go func() {

@@ -203,6 +203,8 @@ func (r *results) printController(out io.Writer) {
 	reconcileTime := histogramChange(before, after, "controller_runtime_reconcile_time_seconds", canary)
 	queueWait := histogramChange(before, after, "workqueue_queue_duration_seconds", where("name", "canary"))
 	throttle := histogramChange(before, after, "rest_client_rate_limiter_duration_seconds", nil)
+	checkTime := histogramChange(before, after, "fledge_check_duration_seconds", nil)
+	checkWait := histogramChange(before, after, "fledge_check_queue_seconds", nil)
 	cpu := after.sum("process_cpu_seconds_total", nil) - before.sum("process_cpu_seconds_total", nil)
 
 	fmt.Fprintln(out)
@@ -221,6 +223,10 @@ func (r *results) printController(out io.Writer) {
 	fmt.Fprintf(w, "  workers busy\t%s of %s (%.0f%%)\n", fmtSeconds(reconcileTime.sum), fmtDur(r.rolloutsTook), 100*reconcileTime.sum/max(workers, 1)/max(r.rolloutsTook.Seconds(), 1))
 	fmt.Fprintf(w, "  work queue wait mean / p99 ≤\t%s / %s\n", fmtSeconds(queueWait.mean()), fmtSeconds(queueWait.quantileBound(0.99)))
 	fmt.Fprintf(w, "  client-side rate-limit wait, total\t%s over %.0f requests\n", fmtSeconds(throttle.sum), throttle.count)
+	// The checks run apart from the reconciles: their own time, and their wait for a worker.
+	fmt.Fprintf(w, "  checks run\t%.0f (%.1f per second)\n", checkTime.count, checkTime.count/max(r.rolloutsTook.Seconds(), 1))
+	fmt.Fprintf(w, "  check time p50 ≤ / p99 ≤\t%s / %s\n", fmtSeconds(checkTime.quantileBound(0.5)), fmtSeconds(checkTime.quantileBound(0.99)))
+	fmt.Fprintf(w, "  wait for a check worker p99 ≤\t%s\n", fmtSeconds(checkWait.quantileBound(0.99)))
 	fmt.Fprintf(w, "  manager CPU\t%.1f s (%.0f%% of one core)\n", cpu, 100*cpu/max(r.rolloutsTook.Seconds(), 1))
 	l := r.log
 	fmt.Fprintf(w, "Manager log (%s)\t%d lines, %d errors, %d conflicts, %d throttling notes\n", r.managerLog, l.lines, l.errors, l.conflicts, l.throttling)

@@ -9,9 +9,10 @@ import (
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 )
 
-// setConditions derives the Ready and Progressing conditions from the phase, so that
+// setConditions derives the Ready and Progressing conditions from the phase (Ready from
+// notReady when set: a problem the phase does not show), so that
 // `kubectl wait --for=condition=...` works. Promoted is set at the transitions themselves.
-func setConditions(st *fledgev1alpha1.CanaryStatus, now time.Time, generation int64) {
+func setConditions(st *fledgev1alpha1.CanaryStatus, now time.Time, generation int64, notReady *metav1.Condition) {
 	ready := metav1.Condition{Type: fledgev1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "PrimaryServing", Message: "the routes are in place and the primary is ready"}
 	progressing := metav1.Condition{Type: fledgev1alpha1.ConditionProgressing, Status: metav1.ConditionFalse, Reason: "Idle", Message: "no rollout is in progress"}
 	switch st.Phase {
@@ -28,6 +29,9 @@ func setConditions(st *fledgev1alpha1.CanaryStatus, now time.Time, generation in
 		progressing.Reason, progressing.Message = "Succeeded", st.Message
 	case fledgev1alpha1.PhaseFailed:
 		progressing.Reason, progressing.Message = "Aborted", st.Message
+	}
+	if notReady != nil {
+		ready = *notReady
 	}
 	for _, c := range []metav1.Condition{ready, progressing} {
 		c.ObservedGeneration = generation

@@ -48,7 +48,8 @@ func Decide(obs Observation) Decision {
 	d := &decider{obs: &obs, mode: modeOf(&obs.Spec), status: *obs.Status.DeepCopy()}
 	d.status.ObservedGeneration = obs.Generation
 	d.decide()
-	setConditions(&d.status, obs.Now, obs.Generation)
+	d.status.Message = fledgev1alpha1.Bound(d.status.Message, fledgev1alpha1.MaxMessage)
+	setConditions(&d.status, obs.Now, obs.Generation, d.notReady)
 	want, before := DesiredFor(&obs.Spec, &d.status), DesiredFor(&obs.Spec, &obs.Status)
 	return Decision{
 		Status: d.status, Want: want, Events: d.events, Check: d.check, Preflight: d.preflight, RequeueAfter: d.requeue,
@@ -63,10 +64,17 @@ type decider struct {
 	events    []Event
 	check     *CheckRequest
 	preflight bool
-	requeue   time.Duration
+	// notReady, when set, overrides the Ready condition the phase implies.
+	notReady *metav1.Condition
+	requeue  time.Duration
 }
 
 func (d *decider) decide() {
+	if !d.obs.Target.Exists {
+		d.targetGone()
+		return
+	}
+	d.targetBack()
 	d.adoptReplicas()
 	if d.status.Phase == "" || d.status.Phase == fledgev1alpha1.PhaseInitializing {
 		if d.initialise(); d.status.Phase == fledgev1alpha1.PhaseInitializing {
@@ -248,7 +256,7 @@ func (d *decider) recordMetrics(r *analysis.Result) {
 	d.status.Metrics = analysis.Stamp(r.Metrics, d.obs.Now)
 	c := metav1.Condition{Type: fledgev1alpha1.ConditionMetricsReady, Status: metav1.ConditionTrue, Reason: "Measured", Message: "every metric was measured"}
 	if r.Problem != nil {
-		c.Status, c.Reason, c.Message = metav1.ConditionFalse, r.Problem.Reason, r.Problem.Message
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, r.Problem.Reason, fledgev1alpha1.Bound(r.Problem.Message, fledgev1alpha1.MaxMessage)
 	}
 	c.LastTransitionTime = metav1.NewTime(d.obs.Now)
 	c.ObservedGeneration = d.obs.Generation
@@ -316,7 +324,7 @@ func (d *decider) promoting() {
 func (d *decider) abort(format string, args ...any) {
 	reason := fmt.Sprintf(format, args...)
 	d.finish(fledgev1alpha1.PhaseFailed, fledgev1alpha1.ResultFailed, "aborted: "+reason, reason)
-	d.setPromoted(metav1.Condition{Type: fledgev1alpha1.ConditionPromoted, Status: metav1.ConditionFalse, Reason: "Aborted", Message: reason})
+	d.setPromoted(metav1.Condition{Type: fledgev1alpha1.ConditionPromoted, Status: metav1.ConditionFalse, Reason: "Aborted", Message: fledgev1alpha1.Bound(reason, fledgev1alpha1.MaxMessage)})
 	d.event(true, fledgev1alpha1.ReasonAborted, "rollout of revision %s aborted, all traffic back to the primary: %s", d.status.CanaryRevision, reason)
 }
 
@@ -340,7 +348,8 @@ func (d *decider) setPromoted(c metav1.Condition) {
 }
 
 func (d *decider) event(warning bool, reason, format string, args ...any) {
-	d.events = append(d.events, Event{Warning: warning, Reason: reason, Message: fmt.Sprintf(format, args...)})
+	msg := fledgev1alpha1.Bound(fmt.Sprintf(format, args...), fledgev1alpha1.MaxEventMessage)
+	d.events = append(d.events, Event{Warning: warning, Reason: reason, Message: msg})
 }
 
 // requeueAt asks to be woken at t (the earliest of several asks wins).

@@ -1,8 +1,6 @@
 package rollout
 
 import (
-	"unicode/utf8"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
@@ -67,14 +65,5 @@ func (d *decider) running() *fledgev1alpha1.RolloutRecord {
 	return nil
 }
 
-// bounded cuts a message to what a history record holds, on a rune boundary.
-func bounded(s string) string {
-	if len(s) <= fledgev1alpha1.MaxHistoryMessage {
-		return s
-	}
-	cut := fledgev1alpha1.MaxHistoryMessage - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+// bounded cuts a message to what a history record holds.
+func bounded(s string) string { return fledgev1alpha1.Bound(s, fledgev1alpha1.MaxHistoryMessage) }

@@ -56,7 +56,7 @@ type Deployments struct {
 // A copy that must run no pods keeps the template it has.
 func (d *Deployments) EnsureCopy(ctx context.Context, canary *fledgev1alpha1.Canary, set Set, role Role, revision string, replicas int32) (bool, error) {
 	existing := set.copyOf(role)
-	name := CopyName(set.Target.Name, role)
+	name := CopyName(canary.Spec.TargetRef.Name, role)
 	if existing != nil {
 		if ownership.ManagedBy(existing) != canary.Name {
 			return false, fmt.Errorf("Deployment %s/%s exists and is not managed by this Canary: rename or delete it", canary.Namespace, name)
@@ -65,6 +65,11 @@ func (d *Deployments) EnsureCopy(ctx context.Context, canary *fledgev1alpha1.Can
 			return d.scale(ctx, canary, existing, replicas)
 		}
 	} else if replicas == 0 || revision == "" {
+		return false, nil
+	}
+	if set.Target == nil {
+		// A copy is built on the target's spec: without it, a copy keeps what it runs until
+		// the target is back.
 		return false, nil
 	}
 

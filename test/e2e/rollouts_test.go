@@ -219,6 +219,46 @@ var _ = Describe("a rollout through the simulated mesh", func() {
 		Expect(c.Status.Message).To(ContainSubstring("is above the maximum 300"))
 	})
 
+	// A version that fails everything is the most important one to catch: it must be caught
+	// as fast as any other failure, within threshold × interval + one interval of its first
+	// traffic (2 × 5 s + 5 s here), not held as "no data" until the progress deadline. The
+	// one interval is for the data to arrive (the mesh takes up the route, Prometheus scrapes
+	// every second): the 2 s interval of the other specs is shorter than that.
+	DescribeTable("aborts a version that fails every request within threshold intervals of its first traffic",
+		func(ctx context.Context, v version, metric string) {
+			a := newApp(ctx, func(c *fledgev1alpha1.Canary) {
+				c.Spec.Analysis.Interval = &metav1.Duration{Duration: 5 * time.Second}
+				for i := range c.Spec.Analysis.Metrics {
+					c.Spec.Analysis.Metrics[i].Interval = &metav1.Duration{Duration: 5 * time.Second}
+				}
+			})
+			a.send(meshsim.Mix{RequestsPerSecond: 40})
+			a.release(ctx, v)
+
+			var firstTraffic time.Time
+			Eventually(func(g Gomega) {
+				c := a.get(ctx)
+				g.Expect(c.Status.StepIndex).To(Equal(int32(1)))
+				firstTraffic = c.Status.LastTransitionTime.Time
+			}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(20 * time.Millisecond).Should(Succeed())
+			c := a.waitPhase(ctx, fledgev1alpha1.PhaseFailed)
+			Expect(c.Status.Message).To(ContainSubstring(metric))
+
+			last := c.Status.History[len(c.Status.History)-1]
+			Expect(last.Result).To(Equal(fledgev1alpha1.ResultFailed))
+			Expect(last.StepsReached).To(Equal(int32(1)), "caught at its first step")
+			took := c.Status.LastTransitionTime.Sub(firstTraffic) // microseconds; the record's times are seconds
+			AddReportEntry("first traffic to abort", took.String())
+			// And a second for the checks' own runs and a scrape: each check runs a few ms after
+			// it falls due, and Prometheus scrapes once a second.
+			bound := time.Duration(c.Spec.Analysis.Threshold)*c.Spec.Analysis.Interval.Duration + c.Spec.Analysis.Interval.Duration + time.Second
+			Expect(took).To(BeNumerically("<=", bound), "aborted %s after its first traffic", took)
+			Expect(a.eventReasons(ctx)).NotTo(ContainElement("Promoting"))
+		},
+		Entry("every answer a 5xx", version{image: "example.com/web:v2", errorRate: "1", latency: "20ms"}, "success-rate: 0 is below the minimum 99"),
+		Entry("every answer too slow", version{image: "example.com/web:v2", errorRate: "0", latency: "2s"}, "is above the maximum 300"),
+	)
+
 	It("sends only the requests with the header to the canary during an A/B test", func(ctx context.Context) {
 		insider := "insider"
 		a := newApp(ctx, func(c *fledgev1alpha1.Canary) {

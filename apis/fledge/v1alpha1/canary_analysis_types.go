@@ -285,6 +285,7 @@ type PrimaryComparison struct {
 // StatisticalComparison fails the canary when its sample is significantly worse than the
 // primary's (a Mann-Whitney U test at the confidence level) and the change of the median is
 // larger than the tolerated effect size.
+// +kubebuilder:validation:XValidation:rule="!has(self.minSamples) || !has(self.samples) || self.minSamples <= self.samples",message="minSamples must not exceed samples"
 type StatisticalComparison struct {
 	// direction in which the canary must not move: Increase (latency, errors) or Decrease
 	// (success rate, throughput).
@@ -311,6 +312,15 @@ type StatisticalComparison struct {
 	// +kubebuilder:validation:Minimum=5
 	// +kubebuilder:validation:Maximum=500
 	Samples int32 `json:"samples,omitempty"`
+
+	// minSamples is the number of points with data (not NaN: a point of a window without
+	// requests has none) each version needs for the comparison; with fewer the step waits,
+	// since too few points can never show a difference and would pass whatever they hold.
+	// +optional
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=3
+	// +kubebuilder:validation:Maximum=500
+	MinSamples int32 `json:"minSamples,omitempty"`
 }
 
 // MetricTemplateRef names a MetricTemplate.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"sigs.k8s.io/yaml"
 
@@ -103,5 +104,16 @@ func TestARolloutTransitionIsToldInTheRolloutsMessage(t *testing.T) {
 		if got := fledgev1alpha1.IsRolloutTransition(c.reason, c.phase); got != c.want {
 			t.Errorf("%s in %s: %v, want %v", c.reason, c.phase, got, c.want)
 		}
+	}
+}
+
+func TestBoundCutsOnACharacterAndSaysSo(t *testing.T) {
+	if got := fledgev1alpha1.Bound("short", 10); got != "short" {
+		t.Errorf("a short message changed: %q", got)
+	}
+	long := strings.Repeat("é", 100) // 200 bytes
+	got := fledgev1alpha1.Bound(long, 51)
+	if len(got) > 51 || !strings.HasSuffix(got, " …") || !utf8.ValidString(got) {
+		t.Errorf("Bound = %q (%d bytes)", got, len(got))
 	}
 }
