@@ -45,7 +45,7 @@ type Analyzer struct {
 var _ Checker = (*Analyzer)(nil)
 
 // Check implements Checker.
-func (a *Analyzer) Check(ctx context.Context, canary *fledgev1alpha1.Canary) Result {
+func (a *Analyzer) Check(ctx context.Context, canary *fledgev1alpha1.Canary, w Workloads) Result {
 	metrics := canary.Spec.Analysis.Metrics
 	if len(metrics) == 0 {
 		return Result{Verdict: Pass, Message: "no metrics to check"}
@@ -54,7 +54,7 @@ func (a *Analyzer) Check(ctx context.Context, canary *fledgev1alpha1.Canary) Res
 	result := Result{Verdict: Pass}
 	var failed, waiting []string
 	for i := range metrics {
-		st, problem := a.checkMetric(ctx, canary, &metrics[i], now)
+		st, problem := a.checkMetric(ctx, canary, &metrics[i], w, now)
 		st.Message = fledgev1alpha1.Bound(st.Message, fledgev1alpha1.MaxMetricMessage)
 		result.Metrics = append(result.Metrics, st)
 		if problem != nil && result.Problem == nil {
@@ -100,7 +100,7 @@ func (a *Analyzer) Preflight(ctx context.Context, canary *fledgev1alpha1.Canary)
 // queryFunc renders the query of a metric for one workload.
 type queryFunc func(QueryData) (string, error)
 
-func (a *Analyzer) checkMetric(ctx context.Context, canary *fledgev1alpha1.Canary, metric *fledgev1alpha1.CanaryMetric, now time.Time) (fledgev1alpha1.MetricStatus, *Problem) {
+func (a *Analyzer) checkMetric(ctx context.Context, canary *fledgev1alpha1.Canary, metric *fledgev1alpha1.CanaryMetric, w Workloads, now time.Time) (fledgev1alpha1.MetricStatus, *Problem) {
 	fail := func(p *Problem) (fledgev1alpha1.MetricStatus, *Problem) {
 		return fledgev1alpha1.MetricStatus{Name: metric.Name, Verdict: string(Fail), Message: metric.Name + ": " + p.Message}, p
 	}
@@ -109,7 +109,7 @@ func (a *Analyzer) checkMetric(ctx context.Context, canary *fledgev1alpha1.Canar
 		return fail(problemOf(err))
 	}
 	win := metricWindow(canary, metric)
-	data := queryData(canary, metric, win)
+	data := queryData(canary, metric, win, w)
 
 	var m Measurement
 	if metric.MinRequests != nil {
@@ -276,19 +276,13 @@ func metricWindow(canary *fledgev1alpha1.Canary, metric *fledgev1alpha1.CanaryMe
 	return canary.Spec.Analysis.StepInterval()
 }
 
-// queryData names the workloads of a canary: Fledge's copies, or on existing subsets the
-// candidate's Deployment (there is no primary workload to compare with).
-func queryData(canary *fledgev1alpha1.Canary, metric *fledgev1alpha1.CanaryMetric, win time.Duration) QueryData {
-	target := canary.Spec.TargetRef.Name
+// queryData is what a query sees: the canary's names, the workloads measured, the window.
+func queryData(canary *fledgev1alpha1.Canary, metric *fledgev1alpha1.CanaryMetric, win time.Duration, w Workloads) QueryData {
 	d := QueryData{
-		Namespace: canary.Namespace, Target: target,
-		Canary: target + "-canary", Primary: target + "-primary",
+		Namespace: canary.Namespace, Target: canary.Spec.TargetRef.Name,
+		Canary: w.Canary, Primary: w.Primary, Workload: w.Canary,
 		Interval: window(win), Variables: metric.TemplateVariables,
 	}
-	if canary.Spec.Subsets != nil {
-		d.Canary, d.Primary = target, ""
-	}
-	d.Workload = d.Canary
 	if d.Variables == nil {
 		d.Variables = map[string]string{}
 	}

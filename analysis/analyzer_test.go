@@ -64,7 +64,7 @@ func fromTemplate(name string, r fledgev1alpha1.ThresholdRange) fledgev1alpha1.C
 
 var _ = Describe("the built-in checks", func() {
 	It("pass a healthy canary, with the values measured", func(ctx context.Context) {
-		r := analyzerWith(prom.URL).Check(ctx, canaryIn(healthy, successRate(atLeast(99)), latency(atMost(200))))
+		r := analyzerWith(prom.URL).Check(ctx, canaryIn(healthy, successRate(atLeast(99)), latency(atMost(200))), web)
 		Expect(r.Verdict).To(Equal(analysis.Pass), r.Message)
 		Expect(r.Problem).To(BeNil())
 		Expect(r.Metrics).To(HaveLen(2))
@@ -73,7 +73,7 @@ var _ = Describe("the built-in checks", func() {
 	})
 
 	It("fail a canary whose success rate is below the minimum", func(ctx context.Context) {
-		r := analyzerWith(prom.URL).Check(ctx, canaryIn(erroring, successRate(atLeast(99))))
+		r := analyzerWith(prom.URL).Check(ctx, canaryIn(erroring, successRate(atLeast(99))), web)
 		Expect(r.Verdict).To(Equal(analysis.Fail))
 		// 10 % of about 200 requests fail at random: a binomial spread of about 2 points.
 		Expect(*r.Metrics[0].Value).To(BeNumerically("~", 90, 8))
@@ -81,7 +81,7 @@ var _ = Describe("the built-in checks", func() {
 	})
 
 	It("fail a canary whose p99 latency is above the maximum", func(ctx context.Context) {
-		r := analyzerWith(prom.URL).Check(ctx, canaryIn(slow, latency(atMost(200))))
+		r := analyzerWith(prom.URL).Check(ctx, canaryIn(slow, latency(atMost(200))), web)
 		Expect(r.Verdict).To(Equal(analysis.Fail))
 		Expect(*r.Metrics[0].Value).To(BeNumerically(">", 400))
 		Expect(r.Message).To(ContainSubstring("is above the maximum 200"))
@@ -90,7 +90,7 @@ var _ = Describe("the built-in checks", func() {
 	It("fail a canary whose every answer is a 5xx: 0 %, not no data", func(ctx context.Context) {
 		m := successRate(atLeast(99))
 		m.MinRequests = i64(10)
-		r := analyzerWith(prom.URL).Check(ctx, canaryIn(broken, m))
+		r := analyzerWith(prom.URL).Check(ctx, canaryIn(broken, m), web)
 		Expect(r.Verdict).To(Equal(analysis.Fail), r.Message)
 		Expect(r.Metrics[0].Value).NotTo(BeNil())
 		Expect(*r.Metrics[0].Value).To(BeZero())
@@ -99,13 +99,13 @@ var _ = Describe("the built-in checks", func() {
 	})
 
 	It("fail a canary whose every answer breaches the latency bound", func(ctx context.Context) {
-		r := analyzerWith(prom.URL).Check(ctx, canaryIn(breached, latency(atMost(500))))
+		r := analyzerWith(prom.URL).Check(ctx, canaryIn(breached, latency(atMost(500))), web)
 		Expect(r.Verdict).To(Equal(analysis.Fail), r.Message)
 		Expect(*r.Metrics[0].Value).To(BeNumerically(">", 500))
 	})
 
 	It("wait, never pass, when there is no data", func(ctx context.Context) {
-		r := analyzerWith(prom.URL).Check(ctx, canaryIn(idle, successRate(atLeast(99)), latency(atMost(200))))
+		r := analyzerWith(prom.URL).Check(ctx, canaryIn(idle, successRate(atLeast(99)), latency(atMost(200))), web)
 		Expect(r.Verdict).To(Equal(analysis.Wait))
 		Expect(r.Message).To(ContainSubstring("no data for the canary"))
 		Expect(r.Metrics[0].Value).To(BeNil())
@@ -114,19 +114,19 @@ var _ = Describe("the built-in checks", func() {
 	It("wait while the canary served fewer requests than needed, and say how many", func(ctx context.Context) {
 		m := successRate(atLeast(99))
 		m.MinRequests = i64(100)
-		r := analyzerWith(prom.URL).Check(ctx, canaryIn(quiet, m))
+		r := analyzerWith(prom.URL).Check(ctx, canaryIn(quiet, m), web)
 		Expect(r.Verdict).To(Equal(analysis.Wait))
 		Expect(*r.Metrics[0].Requests).To(BeNumerically("<", 20))
 		Expect(r.Message).To(MatchRegexp(`served \d+ requests in the window, fewer than the 100 needed`))
 
 		m.MinRequests = i64(50)
-		r = analyzerWith(prom.URL).Check(ctx, canaryIn(healthy, m))
+		r = analyzerWith(prom.URL).Check(ctx, canaryIn(healthy, m), web)
 		Expect(r.Verdict).To(Equal(analysis.Pass), "200 requests in 10s are enough")
 	})
 
 	It("fail, never pass, when Prometheus is out of reach", func(ctx context.Context) {
 		a := analyzerWith("http://127.0.0.1:1")
-		r := a.Check(ctx, canaryIn(healthy, successRate(atLeast(99))))
+		r := a.Check(ctx, canaryIn(healthy, successRate(atLeast(99))), web)
 		Expect(r.Verdict).To(Equal(analysis.Fail))
 		Expect(r.Problem.Reason).To(Equal(analysis.ReasonProviderUnreachable))
 		Expect(a.Preflight(ctx, canaryIn(healthy, successRate(atLeast(99))))).To(MatchError(ContainSubstring("does not answer")))
@@ -148,7 +148,7 @@ var _ = Describe("a MetricTemplate", func() {
 		at := time.Now().Add(-time.Second)
 		a := analyzerWith(prom.URL, t)
 		a.Clock = clocktesting.NewFakePassiveClock(at)
-		r := a.Check(ctx, canaryIn(healthy, m))
+		r := a.Check(ctx, canaryIn(healthy, m), web)
 		Expect(r.Verdict).To(Equal(analysis.Pass), r.Message)
 		q, err := analysis.NewPrometheus(analysis.PrometheusOptions{Address: prom.URL})
 		Expect(err).NotTo(HaveOccurred())
@@ -162,7 +162,7 @@ var _ = Describe("a MetricTemplate", func() {
 
 	It("that Prometheus rejects fails, quoting the query", func(ctx context.Context) {
 		t := template("broken", `sum(rate(istio_requests_total[{{ .Interval }}]`, provider())
-		r := analyzerWith(prom.URL, t).Check(ctx, canaryIn(healthy, fromTemplate("broken", atMost(1))))
+		r := analyzerWith(prom.URL, t).Check(ctx, canaryIn(healthy, fromTemplate("broken", atMost(1))), web)
 		Expect(r.Verdict).To(Equal(analysis.Fail))
 		Expect(r.Problem.Reason).To(Equal(analysis.ReasonQueryRejected))
 		Expect(r.Problem.Message).To(ContainSubstring(`rejected the query "sum(rate(istio_requests_total[10s]"`))
@@ -170,14 +170,14 @@ var _ = Describe("a MetricTemplate", func() {
 
 	It("that does not render fails, quoting the template", func(ctx context.Context) {
 		t := template("typo", `sum(up{namespace="{{ .Namespce }}"})`, provider())
-		r := analyzerWith(prom.URL, t).Check(ctx, canaryIn(healthy, fromTemplate("typo", atMost(1))))
+		r := analyzerWith(prom.URL, t).Check(ctx, canaryIn(healthy, fromTemplate("typo", atMost(1))), web)
 		Expect(r.Verdict).To(Equal(analysis.Fail))
 		Expect(r.Problem.Reason).To(Equal(analysis.ReasonTemplateError))
 		Expect(r.Problem.Message).To(ContainSubstring(`the query is "sum(up{namespace=\"{{ .Namespce }}\"})"`))
 	})
 
 	It("that does not exist fails, saying so", func(ctx context.Context) {
-		r := analyzerWith(prom.URL).Check(ctx, canaryIn(healthy, fromTemplate("missing", atMost(1))))
+		r := analyzerWith(prom.URL).Check(ctx, canaryIn(healthy, fromTemplate("missing", atMost(1))), web)
 		Expect(r.Verdict).To(Equal(analysis.Fail))
 		Expect(r.Problem.Reason).To(Equal(analysis.ReasonTemplateNotFound))
 	})
@@ -191,10 +191,10 @@ var _ = Describe("a MetricTemplate", func() {
 		}
 		secured := fledgev1alpha1.MetricProvider{Address: securedProm.URL, SecretRef: &fledgev1alpha1.LocalSecretReference{Name: "prometheus-auth"}}
 		t := template("secured", `sum(rate(istio_requests_total{destination_workload="{{ .Workload }}",destination_workload_namespace="{{ .Namespace }}"}[{{ .Interval }}]))`, secured)
-		r := analyzerWith(prom.URL, t, secret(promPassword)).Check(ctx, canaryIn(healthy, fromTemplate("secured", atLeast(1))))
+		r := analyzerWith(prom.URL, t, secret(promPassword)).Check(ctx, canaryIn(healthy, fromTemplate("secured", atLeast(1))), web)
 		Expect(r.Verdict).To(Equal(analysis.Pass), r.Message)
 
-		r = analyzerWith(prom.URL, t, secret("wrong")).Check(ctx, canaryIn(healthy, fromTemplate("secured", atLeast(1))))
+		r = analyzerWith(prom.URL, t, secret("wrong")).Check(ctx, canaryIn(healthy, fromTemplate("secured", atLeast(1))), web)
 		Expect(r.Verdict).To(Equal(analysis.Fail))
 		Expect(r.Problem.Message).NotTo(ContainSubstring("wrong"), "no secret in messages")
 	})
@@ -203,19 +203,19 @@ var _ = Describe("a MetricTemplate", func() {
 var _ = Describe("a comparison with the primary", func() {
 	It("fails a canary whose success rate falls more than the allowed points below the primary's", func(ctx context.Context) {
 		m := fledgev1alpha1.CanaryMetric{Name: "errors", Builtin: analysis.BuiltinSuccessRate, CompareToPrimary: &fledgev1alpha1.PrimaryComparison{MaxDecrease: f(1)}}
-		r := analyzerWith(prom.URL).Check(ctx, canaryIn(erroring, m))
+		r := analyzerWith(prom.URL).Check(ctx, canaryIn(erroring, m), web)
 		Expect(r.Verdict).To(Equal(analysis.Fail))
 		Expect(*r.Metrics[0].PrimaryValue).To(BeNumerically("==", 100))
 		Expect(r.Message).To(ContainSubstring("below the primary's 100 (at most 1 allowed)"))
 
-		r = analyzerWith(prom.URL).Check(ctx, canaryIn(healthy, m))
+		r = analyzerWith(prom.URL).Check(ctx, canaryIn(healthy, m), web)
 		Expect(r.Verdict).To(Equal(analysis.Pass), r.Message)
 	})
 
 	It("fails a canary whose p99 is more than the allowed percent above the primary's", func(ctx context.Context) {
 		m := fledgev1alpha1.CanaryMetric{Name: "latency", Builtin: analysis.BuiltinDuration, CompareToPrimary: &fledgev1alpha1.PrimaryComparison{MaxIncreasePercent: f(20)}}
-		Expect(analyzerWith(prom.URL).Check(ctx, canaryIn(slow, m)).Verdict).To(Equal(analysis.Fail))
-		Expect(analyzerWith(prom.URL).Check(ctx, canaryIn(healthy, m)).Verdict).To(Equal(analysis.Pass))
+		Expect(analyzerWith(prom.URL).Check(ctx, canaryIn(slow, m), web).Verdict).To(Equal(analysis.Fail))
+		Expect(analyzerWith(prom.URL).Check(ctx, canaryIn(healthy, m), web).Verdict).To(Equal(analysis.Pass))
 	})
 
 	It("compares the two samples with a Mann-Whitney U test, reporting p-value and effect size", func(ctx context.Context) {
@@ -227,14 +227,14 @@ var _ = Describe("a comparison with the primary", func() {
 		var r analysis.Result
 		// The window must first fill with scraped points.
 		Eventually(func(g Gomega) {
-			r = analyzerWith(prom.URL).Check(ctx, canaryIn(slow, m))
+			r = analyzerWith(prom.URL).Check(ctx, canaryIn(slow, m), web)
 			g.Expect(r.Verdict).To(Equal(analysis.Fail), r.Message)
 		}).WithContext(ctx).WithTimeout(45 * time.Second).WithPolling(2 * time.Second).Should(Succeed())
 		Expect(*r.Metrics[0].PValue).To(BeNumerically("<", 0.05))
 		Expect(*r.Metrics[0].EffectSize).To(BeNumerically(">", 1), "the canary is several times slower")
 		Expect(r.Message).To(ContainSubstring("significant increase beyond the tolerated 0.1"))
 
-		r = analyzerWith(prom.URL).Check(ctx, canaryIn(healthy, m))
+		r = analyzerWith(prom.URL).Check(ctx, canaryIn(healthy, m), web)
 		Expect(r.Verdict).To(Equal(analysis.Pass), r.Message)
 		Expect(r.Metrics[0].PValue).NotTo(BeNil())
 	})

@@ -53,7 +53,7 @@ func BenchmarkCheck(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if r := a.Check(ctx, canary); r.Verdict != analysis.Pass {
+		if r := a.Check(ctx, canary, web); r.Verdict != analysis.Pass {
 			b.Fatalf("verdict %s: %s", r.Verdict, r.Message)
 		}
 	}

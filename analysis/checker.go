@@ -39,10 +39,17 @@ type Problem struct {
 	Message string
 }
 
+// Workloads names the workloads a check measures: the canary's, and the primary's to compare
+// with ("" when there is none, as on the user's own subsets). The controller names them: which
+// Deployments run the versions is its choice, made once.
+type Workloads struct {
+	Canary, Primary string
+}
+
 // Checker runs the checks of a canary's current step.
 type Checker interface {
 	// Check runs the canary's metrics over their windows and judges them.
-	Check(ctx context.Context, canary *fledgev1alpha1.Canary) Result
+	Check(ctx context.Context, canary *fledgev1alpha1.Canary, w Workloads) Result
 	// Preflight checks that the providers the canary's metrics need answer; it runs when a
 	// rollout starts, so that a provider out of reach shows before the first step.
 	Preflight(ctx context.Context, canary *fledgev1alpha1.Canary) error

@@ -39,6 +39,9 @@ const (
 	primaryWL      = "web-primary"
 )
 
+// web names the workloads the checks measure: Fledge's copies of the Deployment web.
+var web = analysis.Workloads{Canary: canaryWorkload, Primary: primaryWL}
+
 var (
 	prom, securedProm *cluster.Prometheus
 	exporter          *istiometrics.Exporter

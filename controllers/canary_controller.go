@@ -103,7 +103,7 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		return reconcile.Result{}, err
 	}
 	obs := r.observe(canary, versions, set)
-	decision := r.decide(ctx, canary, &obs)
+	decision := r.decide(canary, versions, &obs)
 	queueNotifications(canary, &decision.Status, decision.Events, obs.Now, r.DefaultAlertProvider)
 
 	// Act first and record after: the status says what is true, so `kubectl wait` can trust
@@ -131,13 +131,13 @@ func (r *CanaryReconciler) observe(canary *fledgev1alpha1.Canary, v versions, se
 
 // decide asks for the next move; when the decision asks for the step's checks, it decides
 // again with their verdict once the check runner has it.
-func (r *CanaryReconciler) decide(ctx context.Context, canary *fledgev1alpha1.Canary, obs *rollout.Observation) rollout.Decision {
+func (r *CanaryReconciler) decide(canary *fledgev1alpha1.Canary, v versions, obs *rollout.Observation) rollout.Decision {
 	decision := rollout.Decide(*obs)
 	if decision.Check == nil {
 		r.checks.drop(ctrl.ObjectKeyFromObject(canary))
 		return decision
 	}
-	if obs.Checks, obs.ChecksStarted = r.checks.verdict(canary, *decision.Check); obs.Checks == nil {
+	if obs.Checks, obs.ChecksStarted = r.checks.verdict(canary, v.measured(canary), *decision.Check); obs.Checks == nil {
 		return decision // the checks run apart; their verdict wakes the Canary
 	}
 	return rollout.Decide(*obs)

@@ -78,7 +78,7 @@ func (c *checkRunner) Start(ctx context.Context) error {
 // verdict returns the verdict of the checks req asks of canary, and when they started, once
 // it is in; until then it starts them (once per key) and returns nil. Checks for another key
 // are cancelled: their step, due time or spec is over.
-func (c *checkRunner) verdict(canary *fledgev1alpha1.Canary, req rollout.CheckRequest) (*analysis.Result, time.Time) {
+func (c *checkRunner) verdict(canary *fledgev1alpha1.Canary, w analysis.Workloads, req rollout.CheckRequest) (*analysis.Result, time.Time) {
 	name := client.ObjectKeyFromObject(canary)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -91,7 +91,7 @@ func (c *checkRunner) verdict(canary *fledgev1alpha1.Canary, req rollout.CheckRe
 	ctx, cancel := context.WithCancel(c.base)
 	j := &checkJob{key: req.Key, started: c.clock.Now(), cancel: cancel}
 	c.jobs[name] = j
-	go c.run(ctx, name, j, canary.DeepCopy())
+	go c.run(ctx, name, j, canary.DeepCopy(), w)
 	return nil, time.Time{}
 }
 
@@ -106,10 +106,10 @@ func (c *checkRunner) drop(name types.NamespacedName) {
 	}
 }
 
-func (c *checkRunner) run(ctx context.Context, name types.NamespacedName, j *checkJob, canary *fledgev1alpha1.Canary) {
+func (c *checkRunner) run(ctx context.Context, name types.NamespacedName, j *checkJob, canary *fledgev1alpha1.Canary, w analysis.Workloads) {
 	defer j.cancel()
 	interval := canary.Spec.Analysis.StepInterval()
-	result := c.check(ctx, canary, interval)
+	result := c.check(ctx, canary, w, interval)
 	if ctx.Err() != nil {
 		return // a newer request replaced this one, the Canary went away, or the manager stops
 	}
@@ -128,7 +128,7 @@ func (c *checkRunner) run(ctx context.Context, name types.NamespacedName, j *che
 }
 
 // check waits for a worker, at most one interval, then gives the checks one interval.
-func (c *checkRunner) check(ctx context.Context, canary *fledgev1alpha1.Canary, interval time.Duration) analysis.Result {
+func (c *checkRunner) check(ctx context.Context, canary *fledgev1alpha1.Canary, w analysis.Workloads, interval time.Duration) analysis.Result {
 	queued := time.NewTimer(interval)
 	defer queued.Stop()
 	asked := time.Now()
@@ -149,7 +149,7 @@ func (c *checkRunner) check(ctx context.Context, canary *fledgev1alpha1.Canary, 
 		// A checker that ignores its context keeps its worker until it returns; the verdict
 		// does not wait for it.
 		defer func() { <-c.slots }()
-		done <- c.checker.Check(checkCtx, canary)
+		done <- c.checker.Check(checkCtx, canary, w)
 	}()
 	started := time.Now()
 	select {

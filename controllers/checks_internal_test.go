@@ -25,7 +25,7 @@ type blockingChecker struct {
 	hang    bool
 }
 
-func (b *blockingChecker) Check(ctx context.Context, canary *fledgev1alpha1.Canary) analysis.Result {
+func (b *blockingChecker) Check(ctx context.Context, canary *fledgev1alpha1.Canary, _ analysis.Workloads) analysis.Result {
 	b.mu.Lock()
 	b.calls[canary.Name]++
 	b.mu.Unlock()
@@ -74,22 +74,22 @@ func TestACheckRunsOnceAndItsVerdictWakesTheCanary(t *testing.T) {
 	r := newCheckRunner(checker, recorder(), 2, clock.RealClock{})
 	web := canaryNamed("web", time.Minute)
 	req := rollout.CheckRequest{Key: "step-1"}
-	if v, _ := r.verdict(web, req); v != nil {
+	if v, _ := r.verdict(web, analysis.Workloads{}, req); v != nil {
 		t.Fatal("a verdict before the checks ran")
 	}
-	if v, _ := r.verdict(web, req); v != nil {
+	if v, _ := r.verdict(web, analysis.Workloads{}, req); v != nil {
 		t.Fatal("a verdict before the checks ran")
 	}
 	close(checker.release)
 	waitWake(t, r, "web")
-	got, started := r.verdict(web, req)
+	got, started := r.verdict(web, analysis.Workloads{}, req)
 	if got == nil || got.Verdict != analysis.Pass || started.IsZero() {
 		t.Fatalf("verdict = %+v", got)
 	}
 	if n := checker.callsOf("web"); n != 1 {
 		t.Fatalf("the checks ran %d times for one request", n)
 	}
-	if v, _ := r.verdict(web, rollout.CheckRequest{Key: "step-2"}); v != nil {
+	if v, _ := r.verdict(web, analysis.Workloads{}, rollout.CheckRequest{Key: "step-2"}); v != nil {
 		t.Fatal("the verdict of another step was taken for this one")
 	}
 	waitWake(t, r, "web")
@@ -105,21 +105,21 @@ func TestAHangingProviderHoldsNoOtherCanaryAndTimesOutAtTheInterval(t *testing.T
 	other := canaryNamed("other", time.Minute)
 
 	start := time.Now()
-	if v, _ := r.verdict(stuck, rollout.CheckRequest{Key: "a"}); v != nil {
+	if v, _ := r.verdict(stuck, analysis.Workloads{}, rollout.CheckRequest{Key: "a"}); v != nil {
 		t.Fatal("a verdict from a provider that never answers")
 	}
 	for checker.callsOf("stuck") == 0 {
 		time.Sleep(10 * time.Millisecond) // until stuck holds the only worker
 	}
 	// Asking for another Canary's checks returns at once, though every worker is taken.
-	if v, _ := r.verdict(other, rollout.CheckRequest{Key: "a"}); v != nil {
+	if v, _ := r.verdict(other, analysis.Workloads{}, rollout.CheckRequest{Key: "a"}); v != nil {
 		t.Fatal("a verdict before the checks ran")
 	}
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Fatalf("asking for checks waited %s on a hanging provider", elapsed)
 	}
 	waitWake(t, r, "stuck")
-	got, _ := r.verdict(stuck, rollout.CheckRequest{Key: "a"})
+	got, _ := r.verdict(stuck, analysis.Workloads{}, rollout.CheckRequest{Key: "a"})
 	if got == nil || got.Verdict != analysis.Fail || got.Problem == nil || got.Problem.Reason != fledgev1alpha1.ReasonChecksTimedOut {
 		t.Fatalf("verdict of a hanging provider = %+v, want a failed check that says it timed out", got)
 	}
@@ -129,7 +129,7 @@ func TestADroppedCanaryIsNotWoken(t *testing.T) {
 	checker := &blockingChecker{calls: map[string]int{}, release: make(chan struct{})}
 	r := newCheckRunner(checker, recorder(), 1, clock.RealClock{})
 	web := canaryNamed("web", time.Minute)
-	r.verdict(web, rollout.CheckRequest{Key: "a"})
+	r.verdict(web, analysis.Workloads{}, rollout.CheckRequest{Key: "a"})
 	r.drop(types.NamespacedName{Namespace: web.Namespace, Name: web.Name})
 	close(checker.release)
 	select {
@@ -144,13 +144,13 @@ func TestChecksThatFindNoFreeWorkerWithinTheIntervalWaitRatherThanFail(t *testin
 	r := newCheckRunner(checker, recorder(), 1, clock.RealClock{})
 	busy := canaryNamed("busy", time.Minute)
 	queued := canaryNamed("queued", 200*time.Millisecond)
-	r.verdict(busy, rollout.CheckRequest{Key: "a"})
+	r.verdict(busy, analysis.Workloads{}, rollout.CheckRequest{Key: "a"})
 	for checker.callsOf("busy") == 0 {
 		time.Sleep(10 * time.Millisecond) // until busy holds the only worker
 	}
-	r.verdict(queued, rollout.CheckRequest{Key: "a"})
+	r.verdict(queued, analysis.Workloads{}, rollout.CheckRequest{Key: "a"})
 	waitWake(t, r, "queued")
-	got, _ := r.verdict(queued, rollout.CheckRequest{Key: "a"})
+	got, _ := r.verdict(queued, analysis.Workloads{}, rollout.CheckRequest{Key: "a"})
 	if got == nil || got.Verdict != analysis.Wait || got.Problem == nil || got.Problem.Reason != fledgev1alpha1.ReasonChecksQueued {
 		t.Fatalf("verdict of checks that found no worker = %+v, want a wait that says why", got)
 	}
@@ -175,7 +175,7 @@ func TestTheChecksOfAStoppedManagerEnd(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	r.verdict(canaryNamed("web", time.Hour), rollout.CheckRequest{Key: "a"})
+	r.verdict(canaryNamed("web", time.Hour), analysis.Workloads{}, rollout.CheckRequest{Key: "a"})
 	for checker.callsOf("web") == 0 {
 		time.Sleep(10 * time.Millisecond)
 	}

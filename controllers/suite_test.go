@@ -119,12 +119,12 @@ type scriptedChecker struct {
 	real map[string]analysis.Checker
 }
 
-func (s *scriptedChecker) Check(ctx context.Context, canary *fledgev1alpha1.Canary) analysis.Result {
+func (s *scriptedChecker) Check(ctx context.Context, canary *fledgev1alpha1.Canary, w analysis.Workloads) analysis.Result {
 	s.mu.Lock()
 	real := s.real[canary.Namespace]
 	s.mu.Unlock()
 	if real != nil {
-		return real.Check(ctx, canary)
+		return real.Check(ctx, canary, w)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

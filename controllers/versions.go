@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"fledge.dev/fledge/analysis"
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 	"fledge.dev/fledge/controllers/rollout"
 	"fledge.dev/fledge/controllers/workload"
@@ -27,6 +28,8 @@ type versions interface {
 	apply(ctx context.Context, canary *fledgev1alpha1.Canary, set workload.Set, want rollout.Desired) error
 	// finalize hands them back when the Canary goes: the service keeps running.
 	finalize(ctx context.Context, canary *fledgev1alpha1.Canary, set workload.Set) error
+	// measured names the workloads the checks measure.
+	measured(canary *fledgev1alpha1.Canary) analysis.Workloads
 }
 
 func (r *CanaryReconciler) versionsOf(canary *fledgev1alpha1.Canary) versions {
@@ -79,6 +82,11 @@ func (v ownCopies) apply(ctx context.Context, canary *fledgev1alpha1.Canary, set
 	return nil
 }
 
+func (ownCopies) measured(canary *fledgev1alpha1.Canary) analysis.Workloads {
+	target := canary.Spec.TargetRef.Name
+	return analysis.Workloads{Canary: workload.CopyName(target, workload.Canary), Primary: workload.CopyName(target, workload.Primary)}
+}
+
 func (v ownCopies) finalize(ctx context.Context, canary *fledgev1alpha1.Canary, set workload.Set) error {
 	if err := v.r.Services.Finalize(ctx, canary); err != nil {
 		return err
@@ -109,6 +117,11 @@ func (userSubsets) serve(context.Context, *fledgev1alpha1.Canary) error { return
 
 func (userSubsets) apply(context.Context, *fledgev1alpha1.Canary, workload.Set, rollout.Desired) error {
 	return nil
+}
+
+// measured is the candidate's Deployment; there is no primary workload to compare with.
+func (userSubsets) measured(canary *fledgev1alpha1.Canary) analysis.Workloads {
+	return analysis.Workloads{Canary: canary.Spec.TargetRef.Name}
 }
 
 func (userSubsets) finalize(context.Context, *fledgev1alpha1.Canary, workload.Set) error { return nil }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"fledge.dev/fledge/analysis"
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 )
 
@@ -76,9 +77,25 @@ func benchCanary(key types.NamespacedName, opts options) *fledgev1alpha1.Canary 
 			Analysis: fledgev1alpha1.CanaryAnalysis{
 				Interval:    &metav1.Duration{Duration: opts.interval},
 				StepWeights: opts.stepWeights,
+				Metrics:     benchMetrics(opts),
 			},
 		},
 	}
+}
+
+// benchMetrics is the built-in success-rate check with -metrics, over a window of at least
+// two scrapes.
+func benchMetrics(opts options) []fledgev1alpha1.CanaryMetric {
+	if !opts.metrics {
+		return nil
+	}
+	minimum := 90.0
+	window := max(opts.interval, 2*scrapeInterval)
+	return []fledgev1alpha1.CanaryMetric{{
+		Name: "success-rate", Builtin: analysis.BuiltinSuccessRate,
+		Interval:       &metav1.Duration{Duration: window},
+		ThresholdRange: &fledgev1alpha1.ThresholdRange{Min: &minimum},
+	}}
 }
 
 // triggerRollouts changes an env var of every target's pod template: a new revision each.

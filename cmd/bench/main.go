@@ -34,6 +34,10 @@ type options struct {
 	timeout       time.Duration
 	createWorkers int
 	outDir        string
+	// metrics gives every Canary the built-in success-rate check on a real Prometheus.
+	metrics bool
+	// prometheusURL is where the checks query (set by run when metrics is on).
+	prometheusURL string
 }
 
 func parseFlags() (options, error) {
@@ -52,6 +56,7 @@ func parseFlags() (options, error) {
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "How long the rollouts may take, from the change of the targets until all end.")
 	flag.IntVar(&o.createWorkers, "create-workers", 16, "Concurrent requests the bench sends when it creates or changes objects.")
 	flag.StringVar(&o.outDir, "out", "", "Folder for the logs of the manager and of the stack (default: a new temporary folder, kept).")
+	flag.BoolVar(&o.metrics, "metrics", false, "Give every Canary the built-in success-rate check, on a real Prometheus scraping simulated traffic of every app.")
 	flag.Parse()
 
 	if o.apps < 1 || o.namespaces < 1 || o.namespaces > o.apps {

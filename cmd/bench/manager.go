@@ -44,9 +44,13 @@ func startManager(opts options, kubeconfig, outDir string) (*managerProcess, err
 		"--leader-elect=false",
 		"--kube-api-qps=" + strconv.FormatFloat(opts.qps, 'f', -1, 64),
 		"--kube-api-burst=" + strconv.Itoa(opts.burst),
+	}
+	if opts.prometheusURL != "" {
+		args = append(args, "--prometheus-address="+opts.prometheusURL)
+	} else {
 		// The Canaries have no metrics, so no check queries Prometheus; should one ever do,
 		// it stays on loopback (the discard port) instead of the in-cluster default.
-		"--prometheus-address=http://127.0.0.1:9",
+		args = append(args, "--prometheus-address=http://127.0.0.1:9")
 	}
 	if opts.workers > 0 {
 		args = append(args, "--max-concurrent-reconciles="+strconv.Itoa(opts.workers))

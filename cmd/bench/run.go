@@ -53,6 +53,17 @@ func run(ctx context.Context, opts options) (err error) {
 		return err
 	}
 
+	keys := appKeys(opts.apps, opts.namespaces)
+	if opts.metrics {
+		checks, err := startCheckStack(ctx, keys)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, checks.stop()) }()
+		opts.prometheusURL = checks.prom.URL
+		fmt.Printf("bench: Prometheus on %s scrapes simulated traffic of %d apps every %s\n", checks.prom.URL, len(keys), scrapeInterval)
+	}
+
 	// The manager runs with the rights config/default gives it, as in a cluster.
 	kubeconfig, err := stack.ManagerKubeconfig(ctx)
 	if err != nil {
@@ -70,7 +81,6 @@ func run(ctx context.Context, opts options) (err error) {
 	}
 
 	res := &results{opts: opts, managerLog: mgr.logPath}
-	keys := appKeys(opts.apps, opts.namespaces)
 	tracker.expect(keys)
 
 	createStart := time.Now()

@@ -113,7 +113,7 @@ type scriptedChecker struct {
 	results map[string]analysis.Result
 }
 
-func (s *scriptedChecker) Check(_ context.Context, canary *fledgev1alpha1.Canary) analysis.Result {
+func (s *scriptedChecker) Check(_ context.Context, canary *fledgev1alpha1.Canary, _ analysis.Workloads) analysis.Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r, ok := s.results[canary.Namespace+"/"+canary.Name]; ok {
