@@ -26,6 +26,8 @@ func FuzzRenderQuery(f *testing.F) {
 		`{{ range 1000000000 }}{{ end }}`,
 		`{{ range .Variables }}{{ range $.Variables }}{{ range $.Variables }}x{{ end }}{{ end }}{{ end }}`,
 		`{{ define "a" }}{{ template "a" . }}{{ template "a" . }}{{ end }}{{ template "a" . }}`,
+		`{{ $a := "xxxxxxxxxxxxxxxx" }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}{{ $a = print $a $a }}`,
+		`{{ printf "%[1]*d" 999999 1 }}{{ printf "%.[1]*f" 999999 1.5 }}`,
 		`{{ range .Variables }}{{ range $.Variables }}{{ $.Variables }}{{ $.Variables }}{{ $.Variables }}{{ end }}{{ end }}`,
 	} {
 		f.Add(seed)
@@ -61,6 +63,9 @@ func TestRenderQueryRefusesWhatWouldBeUnbounded(t *testing.T) {
 		`{{ range .Variables }}{{ range $.Variables }}{{ range $.Variables }}{{ end }}{{ end }}{{ end }}`,
 		`{{ define "a" }}{{ template "a" . }}{{ end }}{{ template "a" . }}`,
 		`{{ block "b" . }}x{{ end }}`,
+		`{{ $a := "xxxxxxxxxxxxxxxx" }}` + strings.Repeat(`{{ $a = print $a $a }}`, 40),
+		`{{ printf "%[1]*d" 1000000 1 }}`,
+		strings.Repeat(`{{ printf "%[1]v%[1]v%[1]v%[1]v%[1]v%[1]v%[1]v%[1]v" .Variables }}`, 500),
 		strings.Repeat(`{{ .Variables }}`, 10000),
 	} {
 		if _, err := renderQuery(text, data); !errors.Is(err, errRenderLimit) {

@@ -88,7 +88,7 @@ func judgeStatistically(metric *fledgev1alpha1.CanaryMetric, test *fledgev1alpha
 	c, err := CompareSamples(m.CanarySample, m.PrimarySample, Direction(test.Direction), confidence, maxEffect, minSamples)
 	switch {
 	case errors.Is(err, ErrThinSample):
-		st.Verdict, st.Message = string(Wait), fmt.Sprintf("%s: too few points to compare (%d canary and %d primary points with data, %d needed on each side)", metric.Name, len(finite(m.CanarySample)), len(finite(m.PrimarySample)), minSamples)
+		st.Verdict, st.Message = string(Wait), fmt.Sprintf("%s: too few points to compare (%d canary and %d primary points with data; %d needed on each side, and enough for a difference to be significant at the confidence asked)", metric.Name, len(finite(m.CanarySample)), len(finite(m.PrimarySample)), minSamples)
 		return st
 	case err != nil:
 		st.Verdict, st.Message = string(Wait), fmt.Sprintf("%s: no sample to compare (%d canary and %d primary points with data)", metric.Name, len(finite(m.CanarySample)), len(finite(m.PrimarySample)))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"text/template"
 	"text/template/parse"
 	"time"
@@ -32,7 +33,8 @@ var errRenderLimit = errors.New("over the limits of a query template")
 // renderQuery renders a MetricTemplate's query. Unknown variables are errors, so that a typo
 // fails loudly instead of querying for an empty label.
 func renderQuery(text string, d QueryData) (string, error) {
-	t, err := template.New("query").Option("missingkey=error").Funcs(template.FuncMap{"printf": boundedPrintf}).Parse(text)
+	budget := &renderBudget{left: MaxRenderedQuery}
+	t, err := template.New("query").Option("missingkey=error").Funcs(budget.funcs()).Parse(text)
 	if err != nil {
 		return "", fmt.Errorf("parse the query template: %w", err)
 	}
@@ -125,23 +127,80 @@ func overVariables(p *parse.PipeNode) bool {
 	return false
 }
 
-// formatWidth finds the widths and precisions of printf verbs ("%0999999d", "%.*f").
-var formatWidth = regexp.MustCompile(`%[-+# 0]*(\*|\d+)?(?:\.(\*|\d*))?`)
+// formatWidth finds the widths and precisions of printf verbs ("%0999999d", "%.300f").
+var formatWidth = regexp.MustCompile(`%[-+# 0]*(\d+)?(?:\.(\d*))?`)
 
-// boundedPrintf is printf with widths and precisions bounded: fmt would allocate whatever
-// width it is asked for before any output limit could refuse it.
-func boundedPrintf(format string, args ...any) (string, error) {
-	for _, m := range formatWidth.FindAllStringSubmatch(format, -1) {
-		for _, w := range m[1:] {
-			if w == "*" {
-				return "", fmt.Errorf("%w: printf widths given as arguments (*) are not allowed", errRenderLimit)
+// renderBudget bounds the bytes the string functions of one render may produce, whether
+// written out or kept in a variable ({{$a = print $a $a}} doubles without writing anything):
+// each call is charged before it formats, from its arguments' sizes.
+type renderBudget struct {
+	left int
+}
+
+func (b *renderBudget) funcs() template.FuncMap {
+	// An escaper grows its input at most sixfold ("<" to "\u003c"); print and println add a
+	// separator per argument.
+	plain := func(f func(...any) string, growth int) func(...any) (string, error) {
+		return func(args ...any) (string, error) {
+			if err := b.charge(growth*argsSize(args) + len(args)); err != nil {
+				return "", err
 			}
-			if n, err := strconv.Atoi(w); err == nil && n > maxFormatWidth {
-				return "", fmt.Errorf("%w: printf widths and precisions go up to %d", errRenderLimit, maxFormatWidth)
-			}
+			return f(args...), nil
 		}
 	}
+	return template.FuncMap{
+		"printf":   b.printf,
+		"print":    plain(fmt.Sprint, 1),
+		"println":  plain(fmt.Sprintln, 1),
+		"html":     plain(template.HTMLEscaper, 6),
+		"js":       plain(template.JSEscaper, 6),
+		"urlquery": plain(template.URLQueryEscaper, 6),
+	}
+}
+
+// charge takes n bytes from the budget, or refuses when there are not so many left.
+func (b *renderBudget) charge(n int) error {
+	if n > b.left {
+		return fmt.Errorf("%w: the query's functions would produce more than %d bytes", errRenderLimit, MaxRenderedQuery)
+	}
+	b.left -= n
+	return nil
+}
+
+// printf is fmt.Sprintf with widths and precisions bounded and no width or precision taken
+// from the arguments: fmt allocates whatever it is asked for before any limit could refuse it.
+func (b *renderBudget) printf(format string, args ...any) (string, error) {
+	if strings.Contains(format, "*") {
+		return "", fmt.Errorf("%w: printf widths given as arguments (*) are not allowed", errRenderLimit)
+	}
+	verbs, widest := 0, 0
+	for _, m := range formatWidth.FindAllStringSubmatch(format, -1) {
+		verbs++
+		for _, w := range m[1:] {
+			n, err := strconv.Atoi(w)
+			if w != "" && (err != nil || n > maxFormatWidth) {
+				return "", fmt.Errorf("%w: printf widths and precisions go up to %d", errRenderLimit, maxFormatWidth)
+			}
+			widest = max(widest, n)
+		}
+	}
+	// Each verb may print any argument (explicit indexes reuse them), padded to its width.
+	largest := 0
+	for _, a := range args {
+		largest = max(largest, len(fmt.Sprint(a)))
+	}
+	if err := b.charge(len(format) + verbs*(max(largest, widest)+maxFormatWidth)); err != nil {
+		return "", err
+	}
 	return fmt.Sprintf(format, args...), nil
+}
+
+func argsSize(args []any) int {
+	n := 0
+	for _, a := range args {
+		n += len(fmt.Sprint(a))
+	}
+	return n
 }
 
 var errTooLong = errors.New("the output is too long")

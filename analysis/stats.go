@@ -32,9 +32,9 @@ type Comparison struct {
 // ErrNoSample means one of the samples is empty: there is nothing to compare.
 var ErrNoSample = errors.New("an empty sample")
 
-// ErrThinSample means one of the samples has fewer finite points than a comparison needs:
-// with two or three points no difference can be significant, so the comparison would pass
-// whatever the data.
+// ErrThinSample means one of the samples has fewer finite points than a comparison needs, or
+// too few for any difference to be significant at the confidence asked: the comparison would
+// pass whatever the data.
 var ErrThinSample = errors.New("too few points to compare")
 
 // DefaultMinSamples is the finite points each side needs unless the metric says otherwise:
@@ -50,7 +50,7 @@ func CompareSamples(canary, primary []float64, direction Direction, confidence, 
 	if len(canary) == 0 || len(primary) == 0 {
 		return Comparison{}, ErrNoSample
 	}
-	if len(canary) < minSamples || len(primary) < minSamples {
+	if len(canary) < minSamples || len(primary) < minSamples || !canReachSignificance(len(canary), len(primary), confidence) {
 		return Comparison{}, ErrThinSample
 	}
 	alt := stats.LocationGreater
@@ -71,6 +71,17 @@ func CompareSamples(canary, primary []float64, direction Direction, confidence, 
 	largeEffect := (direction == Increase && c.EffectSize > maxEffect) || (direction == Decrease && c.EffectSize < -maxEffect)
 	c.Worse = significant && largeEffect
 	return c, nil
+}
+
+// canReachSignificance is whether samples of n and m points can show a difference at the
+// confidence level at all: the smallest one-sided exact p-value of the U test is 1/C(n+m, n)
+// (complete separation). Below that, the comparison would pass whatever the data.
+func canReachSignificance(n, m int, confidence float64) bool {
+	lgAll, _ := math.Lgamma(float64(n + m + 1))
+	lgN, _ := math.Lgamma(float64(n + 1))
+	lgM, _ := math.Lgamma(float64(m + 1))
+	smallestP := math.Exp(-(lgAll - lgN - lgM))
+	return smallestP < (1-confidence)*(1-1e-9) // 1/20 is not below 1 - 0.95
 }
 
 // relativeChange is (canary - primary) / |primary|; against a zero primary any change is

@@ -119,3 +119,21 @@ func TestCompareSamplesRefusesThinSamples(t *testing.T) {
 		t.Fatalf("five points each are enough: %v", err)
 	}
 }
+
+// At a confidence so high that even completely separated samples of that size cannot reach
+// it, the comparison cannot fail: it must wait.
+func TestCompareSamplesRefusesSamplesThatCannotReachSignificance(t *testing.T) {
+	canary, primary := []float64{900, 910, 920, 930, 940}, []float64{100, 101, 102, 103, 104}
+	// 5 against 5: the smallest p is 1/252 ≈ 0.004.
+	if _, err := analysis.CompareSamples(canary, primary, analysis.Increase, 0.999, 0.1, 5); !errors.Is(err, analysis.ErrThinSample) {
+		t.Fatalf("at 99.9 %%: err = %v, want ErrThinSample", err)
+	}
+	got, err := analysis.CompareSamples(canary, primary, analysis.Increase, 0.99, 0.1, 5)
+	if err != nil || !got.Worse {
+		t.Fatalf("at 99 %%: %+v, %v: want a worse canary", got, err)
+	}
+	// 3 against 3: the smallest p is 1/20 = 0.05, not below 1 - 0.95.
+	if _, err := analysis.CompareSamples(canary[:3], primary[:3], analysis.Increase, 0.95, 0.1, 3); !errors.Is(err, analysis.ErrThinSample) {
+		t.Fatalf("3 against 3 at 95 %%: err = %v, want ErrThinSample", err)
+	}
+}

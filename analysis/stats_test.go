@@ -87,7 +87,7 @@ func TestCompareSamplesMatchesPublishedValues(t *testing.T) {
 
 func TestCompareSamplesWithTies(t *testing.T) {
 	// Ties count half: U of {1,2,2} against {2,3} is 0 + 0.5 + 0.5 = 1 (pairs canary > primary).
-	got, err := analysis.CompareSamples([]float64{1, 2, 2}, []float64{2, 3}, analysis.Increase, 0.95, 0.1, 2)
+	got, err := analysis.CompareSamples([]float64{1, 2, 2}, []float64{2, 3}, analysis.Increase, 0.5, 0.1, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

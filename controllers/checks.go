@@ -136,6 +136,7 @@ func (c *checkRunner) check(ctx context.Context, canary *fledgev1alpha1.Canary, 
 	case c.slots <- struct{}{}:
 		checkQueueWait.Observe(time.Since(asked).Seconds())
 	case <-queued.C:
+		checkQueueWait.Observe(time.Since(asked).Seconds())
 		// Busy workers are no fault of this canary: no verdict, and the step holds.
 		msg := fmt.Sprintf("the checks waited %s for one of the %d check workers, busy with other Canaries' checks: raise the manager's --check-workers", interval, cap(c.slots))
 		return analysis.Result{Verdict: analysis.Wait, Message: msg, Problem: &analysis.Problem{Reason: fledgev1alpha1.ReasonChecksQueued, Message: msg}}
@@ -157,6 +158,9 @@ func (c *checkRunner) check(ctx context.Context, canary *fledgev1alpha1.Canary, 
 		checkDuration.WithLabelValues(string(r.Verdict)).Observe(time.Since(started).Seconds())
 		return r
 	case <-checkCtx.Done():
+		if ctx.Err() != nil {
+			return analysis.Result{} // cancelled: nobody takes this verdict
+		}
 		checkDuration.WithLabelValues("TimedOut").Observe(time.Since(started).Seconds())
 		msg := fmt.Sprintf("the checks did not finish within %s (the interval): a metrics provider is slow or does not answer", interval)
 		return analysis.Result{Verdict: analysis.Fail, Message: msg, Problem: &analysis.Problem{Reason: fledgev1alpha1.ReasonChecksTimedOut, Message: msg}}

@@ -84,13 +84,13 @@ func benchCanary(key types.NamespacedName, opts options) *fledgev1alpha1.Canary 
 }
 
 // benchMetrics is the built-in success-rate check with -metrics, over a window of at least
-// two scrapes.
+// four scrapes (rate() needs two points in it, whatever the scrape's phase).
 func benchMetrics(opts options) []fledgev1alpha1.CanaryMetric {
 	if !opts.metrics {
 		return nil
 	}
 	minimum := 90.0
-	window := max(opts.interval, 2*scrapeInterval)
+	window := max(opts.interval, 4*scrapeInterval)
 	return []fledgev1alpha1.CanaryMetric{{
 		Name: "success-rate", Builtin: analysis.BuiltinSuccessRate,
 		Interval:       &metav1.Duration{Duration: window},

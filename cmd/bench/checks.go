@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -33,7 +34,7 @@ func startCheckStack(ctx context.Context, keys []types.NamespacedName) (*checkSt
 	}
 	prom, err := cluster.StartPrometheus(ctx, cluster.PrometheusOptions{Targets: []string{exporter.Address}, ScrapeInterval: scrapeInterval})
 	if err != nil {
-		return nil, fmt.Errorf("start Prometheus: %w", err)
+		return nil, errors.Join(fmt.Errorf("start Prometheus: %w", err), exporter.Stop())
 	}
 	return &checkStack{exporter: exporter, prom: prom}, nil
 }

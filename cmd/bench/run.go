@@ -55,9 +55,9 @@ func run(ctx context.Context, opts options) (err error) {
 
 	keys := appKeys(opts.apps, opts.namespaces)
 	if opts.metrics {
-		checks, err := startCheckStack(ctx, keys)
-		if err != nil {
-			return err
+		checks, startErr := startCheckStack(ctx, keys)
+		if startErr != nil {
+			return startErr
 		}
 		defer func() { err = errors.Join(err, checks.stop()) }()
 		opts.prometheusURL = checks.prom.URL

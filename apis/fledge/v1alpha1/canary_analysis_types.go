@@ -224,6 +224,7 @@ type CanaryMetric struct {
 	// templateVariables are extra variables for the template's query.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 1024)",message="each of templateVariables must be at most 1024 characters"
 	TemplateVariables map[string]string `json:"templateVariables,omitempty"`
 
 	// thresholdRange is the range of values that passes.

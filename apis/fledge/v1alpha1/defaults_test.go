@@ -116,4 +116,7 @@ func TestBoundCutsOnACharacterAndSaysSo(t *testing.T) {
 	if len(got) > 51 || !strings.HasSuffix(got, " …") || !utf8.ValidString(got) {
 		t.Errorf("Bound = %q (%d bytes)", got, len(got))
 	}
+	if got := fledgev1alpha1.Bound(long, 2); len(got) > 2 {
+		t.Errorf("Bound to 2 bytes = %q", got)
+	}
 }

@@ -21,6 +21,9 @@ func Bound(s string, max int) string {
 		return s
 	}
 	const more = " …"
+	if max < len(more) {
+		return "" // too small to say anything
+	}
 	cut := max - len(more)
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--

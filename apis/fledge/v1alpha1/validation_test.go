@@ -3,6 +3,7 @@ package v1alpha1_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -222,6 +223,12 @@ analysis:
 		Entry("template variables without a template",
 			`{targetRef: {name: app}, service: {port: 80}, analysis: {metrics: [{name: m, builtin: request-duration, templateVariables: {a: b}, thresholdRange: {max: 1}}]}}`,
 			"templateVariables are only used with templateRef"),
+		Entry("a template variable longer than 1024 characters",
+			`{targetRef: {name: app}, service: {port: 80}, analysis: {metrics: [{name: m, templateRef: {name: t}, templateVariables: {a: `+strings.Repeat("x", 1025)+`}, thresholdRange: {max: 1}}]}}`,
+			"each of templateVariables must be at most 1024 characters"),
+		Entry("a statistical comparison that needs more points than it takes",
+			`{targetRef: {name: app}, service: {port: 80}, analysis: {metrics: [{name: m, builtin: request-duration, compareToPrimary: {statistical: {direction: Increase, samples: 10, minSamples: 20}}}]}}`,
+			"minSamples must not exceed samples"),
 		Entry("iterations without a match or a mirror",
 			`{targetRef: {name: app}, service: {port: 80}, analysis: {iterations: 5}}`,
 			"iterations counts A/B or mirror intervals"),
