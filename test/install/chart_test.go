@@ -403,6 +403,7 @@ func TestChartNamesFollowTheRelease(t *testing.T) {
 // Namespace and the CRDs aside, which Helm handles itself), the same rights, and the same
 // manager settings.
 func TestChartMatchesKustomize(t *testing.T) {
+	needsKubectl(t)
 	g := NewWithT(t)
 	rendered, err := kustomize("default")
 	g.Expect(err).NotTo(HaveOccurred())

@@ -16,6 +16,7 @@ import (
 // specs apply config/default to an API server and run the manager with its rights.
 
 func TestKustomizeDefault(t *testing.T) {
+	needsKubectl(t)
 	g := NewWithT(t)
 	rendered, err := kustomize("default")
 	g.Expect(err).NotTo(HaveOccurred())
@@ -89,6 +90,7 @@ func policyUser(g Gomega, objs []*unstructured.Unstructured) string {
 // config/monitoring is config/default with config/prometheus: the same objects, unchanged,
 // and the monitoring ones.
 func TestKustomizeMonitoring(t *testing.T) {
+	needsKubectl(t)
 	g := NewWithT(t)
 	rendered, err := kustomize("default")
 	g.Expect(err).NotTo(HaveOccurred())

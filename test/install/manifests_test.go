@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -47,6 +48,15 @@ func kubectlPath() (string, error) {
 		return "", fmt.Errorf("the pinned kubectl is missing (%w): run `make assets`", err)
 	}
 	return path, nil
+}
+
+// needsKubectl skips a test under -short: it renders with the pinned kubectl that `make
+// assets` builds, which `make test` builds first and `make test-unit` does not.
+func needsKubectl(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("renders with the pinned kubectl of make assets: make test runs it, make test-unit does not")
+	}
 }
 
 // kustomize renders a kustomization of config/ (e.g. "default") with the pinned kubectl.
