@@ -45,6 +45,21 @@ var _ = Describe("deleting a Canary", func() {
 		}).WithContext(ctx).WithTimeout(3*time.Second).Should(Succeed(), "the garbage collector must not take the service down")
 	})
 
+	It("leaves the primary serving when a Canary of the same name comes back before its target", func(ctx context.Context) {
+		a := newApp(ctx, withInterval(time.Hour))
+		Expect(k8s.Delete(ctx, a.canary)).To(Succeed())
+		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, a.key(), &fledgev1alpha1.Canary{})) }).
+			WithContext(ctx).WithTimeout(30 * time.Second).Should(BeTrue())
+		Expect(k8s.Delete(ctx, a.deployment(ctx, "web"))).To(Succeed())
+
+		By("applying the Canary again while its target is not there yet, as a GitOps tool may")
+		again := &fledgev1alpha1.Canary{ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: a.name}, Spec: a.canary.Spec}
+		Expect(k8s.Create(ctx, again)).To(Succeed())
+		Eventually(func() string { return meta(a.get(ctx), fledgev1alpha1.ConditionReady).Reason }).WithContext(ctx).WithTimeout(30 * time.Second).Should(Equal(fledgev1alpha1.ReasonTargetNotFound))
+		Consistently(func() int32 { return *a.deployment(ctx, "web-primary").Spec.Replicas }).
+			WithContext(ctx).WithTimeout(3*time.Second).Should(Equal(int32(2)), "the primary left by the first Canary keeps serving")
+	})
+
 	It("puts back the user's own VirtualService, keeping its other routes throughout", func(ctx context.Context) {
 		ns := "byo-vs-" + rand.String(5)
 		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())

@@ -67,6 +67,12 @@ func (v ownCopies) serve(ctx context.Context, canary *fledgev1alpha1.Canary) err
 }
 
 func (v ownCopies) apply(ctx context.Context, canary *fledgev1alpha1.Canary, set workload.Set, want rollout.Desired) error {
+	if set.Target == nil {
+		// The copies are built on the target's spec and sized from it: without the target they
+		// stay as they are until it is back (a Canary created before its target must not scale
+		// down a primary left by an earlier Canary of the same name).
+		return nil
+	}
 	w := v.r.Workloads
 	if _, err := w.EnsureCopy(ctx, canary, set, workload.Primary, want.PrimaryRevision, want.PrimaryReplicas); err != nil {
 		return err
@@ -74,7 +80,7 @@ func (v ownCopies) apply(ctx context.Context, canary *fledgev1alpha1.Canary, set
 	if _, err := w.EnsureCopy(ctx, canary, set, workload.Canary, want.CanaryRevision, want.CanaryReplicas); err != nil {
 		return err
 	}
-	if want.ScaleDownTarget && set.Target != nil {
+	if want.ScaleDownTarget {
 		if _, err := w.ScaleDownTarget(ctx, set.Target); err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -101,7 +100,7 @@ func lastRolloutFromStatus(canary *fledgev1alpha1.Canary) (fledgev1alpha1.Rollou
 
 func writeHistory(w io.Writer, st style, records []fledgev1alpha1.RolloutRecord, now time.Time) {
 	t := &table{}
-	t.add("REVISION", "RESULT", "STARTED", "TOOK", "STEPS", "WHY")
+	t.add("REVISION", "RESULT", "STARTED", "TOOK", "STEPS", "BY", "WHY")
 	for i := range records {
 		r := &records[i]
 		started, took := "?", "-"
@@ -111,7 +110,8 @@ func writeHistory(w io.Writer, st style, records []fledgev1alpha1.RolloutRecord,
 				took = duration.HumanDuration(r.EndTime.Sub(r.StartTime.Time))
 			}
 		}
-		t.add(orDash(r.Revision), st.result(r.Result), started, took, steps(r), why(r))
+		// BY: who ended it with a manual promote or abort, as the request named them.
+		t.add(orDash(r.Revision), st.result(r.Result), started, took, steps(r), orDash(r.EndedBy), why(r))
 	}
 	t.write(w, "")
 }
@@ -125,18 +125,8 @@ func steps(r *fledgev1alpha1.RolloutRecord) string {
 	return fmt.Sprintf("%d/%d", r.StepsReached, r.StepsTotal)
 }
 
-// why is the record's message, with who ended the rollout when a manual request did.
-func why(r *fledgev1alpha1.RolloutRecord) string {
-	switch {
-	case r.EndedBy == "":
-		return orDash(r.Message)
-	case r.Message == "":
-		return "by " + r.EndedBy
-	case strings.Contains(r.Message, "by "+r.EndedBy):
-		return r.Message // "aborted on request by alice" says it already
-	}
-	return r.Message + " (by " + r.EndedBy + ")"
-}
+// why is the record's message.
+func why(r *fledgev1alpha1.RolloutRecord) string { return orDash(r.Message) }
 
 // result colours the result of a rollout like a phase: Running yellow, Succeeded green,
 // Failed red; Cancelled and Superseded stay plain.

@@ -51,11 +51,11 @@ func TestHistoryTellsTheRolloutsOfTheStatus(t *testing.T) {
 			record("aaaaaaaaaaaa", fledgev1alpha1.ResultCancelled, 20*time.Minute, 21*time.Minute, 0, 5, "the target went back to the promoted revision"),
 		}}},
 		wantOut: []string{
-			"REVISION      RESULT      STARTED  TOOK   STEPS  WHY",
-			"aaaaaaaaaaaa  Succeeded   59m ago  2m     5/5    every step passed",
-			"bbbbbbbbbbbb  Superseded  50m ago  60s    1/5    the target changed to revision cccccccccccc during the rollout",
-			"cccccccccccc  Failed      49m ago  3m30s  2/5    3 of 3 checks failed; last: errors",
-			"aaaaaaaaaaaa  Cancelled   40m ago  60s    0/5    the target went back to the promoted revision",
+			"REVISION      RESULT      STARTED  TOOK   STEPS  BY  WHY",
+			"aaaaaaaaaaaa  Succeeded   59m ago  2m     5/5    -   every step passed",
+			"bbbbbbbbbbbb  Superseded  50m ago  60s    1/5    -   the target changed to revision cccccccccccc during the rollout",
+			"cccccccccccc  Failed      49m ago  3m30s  2/5    -   3 of 3 checks failed; last: errors",
+			"aaaaaaaaaaaa  Cancelled   40m ago  60s    0/5    -   the target went back to the promoted revision",
 		},
 	}, {
 		name: "a running rollout has not taken its time yet",
@@ -64,9 +64,9 @@ func TestHistoryTellsTheRolloutsOfTheStatus(t *testing.T) {
 			record("bbbbbbbbbbbb", fledgev1alpha1.ResultRunning, 55*time.Minute, 0, 1, 4, "step 1 of 4: canary weight 20%"),
 		}}},
 		wantOut: []string{
-			"REVISION      RESULT     STARTED  TOOK  STEPS  WHY",
-			"aaaaaaaaaaaa  Succeeded  59m ago  2m    4/4    every step passed",
-			"bbbbbbbbbbbb  Running    5m ago   -     1/4    step 1 of 4: canary weight 20%",
+			"REVISION      RESULT     STARTED  TOOK  STEPS  BY  WHY",
+			"aaaaaaaaaaaa  Succeeded  59m ago  2m    4/4    -   every step passed",
+			"bbbbbbbbbbbb  Running    5m ago   -     1/4    -   step 1 of 4: canary weight 20%",
 		},
 	}, {
 		name: "who ended a rollout by request",
@@ -75,10 +75,10 @@ func TestHistoryTellsTheRolloutsOfTheStatus(t *testing.T) {
 			record("ffffffffffff", fledgev1alpha1.ResultSucceeded, 50*time.Minute, 52*time.Minute, 0, 0, ""),
 		}}},
 		wantOut: []string{
-			"REVISION      RESULT     STARTED  TOOK  STEPS  WHY",
-			"dddddddddddd  Failed     30m ago  3m    2/4    aborted on request (by alice)",
-			"eeeeeeeeeeee  Succeeded  20m ago  60s   1/4    by bob",
-			"ffffffffffff  Succeeded  10m ago  2m    -      -",
+			"REVISION      RESULT     STARTED  TOOK  STEPS  BY     WHY",
+			"dddddddddddd  Failed     30m ago  3m    2/4    alice  aborted on request",
+			"eeeeeeeeeeee  Succeeded  20m ago  60s   1/4    bob    -",
+			"ffffffffffff  Succeeded  10m ago  2m    -      -      -",
 		},
 	}, {
 		name: "an older controller's status tells only the last rollout",
@@ -88,8 +88,8 @@ func TestHistoryTellsTheRolloutsOfTheStatus(t *testing.T) {
 			LastTransitionTime: &metav1.MicroTime{Time: t0.Add(15 * time.Minute)},
 		}},
 		wantOut: []string{
-			"REVISION      RESULT  STARTED  TOOK  STEPS  WHY",
-			"cccccccccccc  Failed  50m ago  5m    -      3 of 3 checks failed; last: errors",
+			"REVISION      RESULT  STARTED  TOOK  STEPS  BY  WHY",
+			"cccccccccccc  Failed  50m ago  5m    -      -   3 of 3 checks failed; last: errors",
 		},
 		wantErrOut: "canary web has no history in its status (an older Fledge wrote it): only its last rollout shows, from the status.\n",
 	}, {
@@ -104,8 +104,8 @@ func TestHistoryTellsTheRolloutsOfTheStatus(t *testing.T) {
 			},
 		},
 		wantOut: []string{
-			"REVISION      RESULT   STARTED  TOOK  STEPS  WHY",
-			"cccccccccccc  Running  10m ago  -     2/4    step 2 of 4: canary weight 40%",
+			"REVISION      RESULT   STARTED  TOOK  STEPS  BY  WHY",
+			"cccccccccccc  Running  10m ago  -     2/4    -   step 2 of 4: canary weight 40%",
 		},
 		wantErrOut: "canary web has no history in its status (an older Fledge wrote it): only its last rollout shows, from the status.\n",
 	}, {
@@ -148,13 +148,5 @@ func TestHistoryColoursTheResults(t *testing.T) {
 		if got := (style{}).result(result); got != string(result) {
 			t.Errorf("result(%s) off a terminal = %q, want it plain", result, got)
 		}
-	}
-}
-
-func TestHistoryNamesWhoEndedARolloutOnce(t *testing.T) {
-	r := record("dddddddddddd", fledgev1alpha1.ResultFailed, 0, time.Minute, 2, 4, "aborted on request by alice")
-	r.EndedBy = "alice"
-	if got := why(&r); got != "aborted on request by alice" {
-		t.Errorf("why = %q", got)
 	}
 }

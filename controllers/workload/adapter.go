@@ -55,12 +55,6 @@ type Deployments struct {
 // EnsureCopy makes the copy of role carry revision with replicas; it reports whether it wrote.
 // A copy that must run no pods keeps the template it has.
 func (d *Deployments) EnsureCopy(ctx context.Context, canary *fledgev1alpha1.Canary, set Set, role Role, revision string, replicas int32) (bool, error) {
-	if set.Target == nil {
-		// A copy is built on the target's spec, and sized from it: without the target, the
-		// copies stay as they are until it is back (a Canary created before its target must
-		// not scale down a primary left by an earlier Canary of the same name).
-		return false, nil
-	}
 	existing := set.copyOf(role)
 	name := CopyName(set.Target.Name, role)
 	if existing != nil {
