@@ -3,6 +3,7 @@
 #   make test      builds the local control plane (once) and runs every test
 #   make demo      runs the demo on the local stack
 #   make bench     rolls out many canaries at once and reports lateness, memory and API use
+#   make chaos     the fault suite's long profile: rollouts while the manager is killed
 #   make generate  regenerates CRDs and deep copies
 #   make verify    gofmt, go vet, and a check that generated files are fresh
 #
@@ -77,6 +78,14 @@ bench: ## Roll out N canaries at once on the local stack; report step lateness, 
 	go build -o $(LOCALBIN)/fledge-manager ./cmd/manager
 	go build -o $(LOCALBIN)/fledge-bench ./cmd/bench
 	$(LOCALBIN)/fledge-bench -manager $(LOCALBIN)/fledge-manager $(BENCH_FLAGS)
+
+# CHAOS_FLAGS are passed to the fault suite, e.g. CHAOS_FLAGS="-chaos.rollouts=2000 -chaos.seed=42".
+CHAOS_FLAGS ?= -chaos.rollouts=1000 -chaos.apps=20
+
+.PHONY: chaos
+chaos: ## The fault suite's long profile: rollouts while the manager is killed and the control plane freezes; prints the counts.
+	$(MAKE) --no-print-directory -j$(ASSETS_JOBS) assets
+	go test -count=1 -timeout 150m ./test/chaos/ -args $(CHAOS_FLAGS) -ginkgo.v
 
 .PHONY: test-unit
 test-unit: ## Run the tests that need no control plane (quick): -short skips every suite that starts the local stack.

@@ -22,7 +22,7 @@ func (r *CanaryReconciler) act(ctx context.Context, canary *fledgev1alpha1.Canar
 		if err != nil {
 			return err
 		}
-		if result.Updated && !decision.RoutesMoved {
+		if result.Repaired {
 			r.Events.Eventf(canary, nil, corev1.EventTypeWarning, fledgev1alpha1.ReasonRoutesRepaired, "Rollout",
 				"the routes had been edited outside Fledge; they were put back to %d%% primary, %d%% canary", want.Routes.PrimaryWeight, want.Routes.CanaryWeight)
 		}

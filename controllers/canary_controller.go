@@ -55,6 +55,8 @@ type CanaryReconciler struct {
 	fresh freshness
 	// checks runs the checks of rollouts, apart from the reconcile workers.
 	checks *checkRunner
+	// transitions creates the Events of the decisions, once each.
+	transitions *transitionEvents
 }
 
 // +kubebuilder:rbac:groups=fledge.dev,resources=canaries,verbs=get;list;watch;update;patch
@@ -63,11 +65,12 @@ type CanaryReconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups=networking.istio.io,resources=destinationrules,verbs=get;list;watch;create;update;patch
-// The fault-injection gate deletes the VirtualService of its dependency when its iterations end.
-// +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices,verbs=get;list;watch;create;update;patch;delete
+// The fault-injection gate deletes the VirtualService of its dependency when its iterations end;
+// a Canary deleted with revertOnDeletion deletes the VirtualService and DestinationRule it created.
+// +kubebuilder:rbac:groups=networking.istio.io,resources=destinationrules;virtualservices,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=fledge.dev,resources=metrictemplates;alertproviders,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// A restarted manager looks up the last Event of a decision before it creates them again.
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=get;create;patch
 
 // Reconcile reads, decides, acts, and records the decision.
 func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -84,8 +87,11 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
 	}
 	if !canary.DeletionTimestamp.IsZero() {
-		return reconcile.Result{}, r.finalize(ctx, canary)
+		r.transitions.forget(canary.UID)
+		return r.finalize(ctx, canary)
 	}
+	// Events a crash or a failure left uncreated; the decision goes on either way.
+	eventsBehind := !r.transitions.sync(ctx, canary, canary.Status.Events, r.Clock.Now())
 	if !controllerutil.ContainsFinalizer(canary, Finalizer) {
 		patch := ctrl.MergeFrom(canary.DeepCopy())
 		controllerutil.AddFinalizer(canary, Finalizer)
@@ -105,9 +111,26 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	obs := r.observe(canary, versions, set)
 	decision := r.decide(canary, versions, &obs)
 	queueNotifications(canary, &decision.Status, decision.Events, obs.Now, r.DefaultAlertProvider)
+	recordEvents(&decision.Status, decision.Events, obs.Now, r.transitions.createdUpTo(canary.UID))
 
-	// Act first and record after: the status says what is true, so `kubectl wait` can trust
-	// it. When acting fails, the decision is not recorded and is made again on the retry.
+	// Record first, then act: the status write is the commit point of the decision. It is
+	// made on the resourceVersion the decision read, so a decision made on a status that has
+	// changed since (a manual request, another replica, a leader that resumes after a freeze)
+	// is refused before anything acts on it. What act does is derived from the recorded status
+	// alone (Decision.Want), so a crash between the write and the acts is carried through by
+	// the next reconcile from the same status, never undone by a second judgement.
+	recovered := holdApplyFailure(&canary.Status, &decision.Status)
+	if err := r.writeStatus(ctx, canary, decision.Status); err != nil {
+		if apierrors.IsConflict(err) {
+			// Someone wrote the Canary since the cache gave it to us: decide again on theirs.
+			return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
+		}
+		return reconcile.Result{}, err
+	}
+	// What was decided is told now that it is recorded, whatever becomes of the acts.
+	if !r.tell(ctx, canary, &obs, decision) {
+		eventsBehind = true
+	}
 	if err := r.act(ctx, canary, versions, set, decision); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 			// The cache was behind our own writes; look again once it has caught up.
@@ -115,11 +138,34 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		}
 		return reconcile.Result{}, errors.Join(err, r.reportProblem(ctx, canary, fledgev1alpha1.ReasonApplyFailed, err.Error()))
 	}
-	if err := r.writeStatus(ctx, canary, decision.Status); err != nil {
-		return reconcile.Result{}, err
+	if recovered != nil {
+		// The acts that had failed went through: the Canary is what the decision says again.
+		if err := r.writeStatus(ctx, canary, *recovered); err != nil && !apierrors.IsConflict(err) {
+			return reconcile.Result{}, err
+		}
 	}
-	r.tell(ctx, canary, &obs, decision)
+	if eventsBehind {
+		return reconcile.Result{RequeueAfter: eventsRetry}, nil
+	}
 	return reconcile.Result{RequeueAfter: decision.RequeueAfter}, nil
+}
+
+// eventsRetry is how soon a Canary whose Events could not all be created looks again.
+const eventsRetry = time.Second
+
+// holdApplyFailure keeps the Canary not Ready, with the failure's message, while the acts of
+// its decisions fail: the decision knows nothing of them and would say Ready again at every
+// retry. It returns the status the decision wanted, to record once an act goes through (nil
+// when no failure is held).
+func holdApplyFailure(before, decided *fledgev1alpha1.CanaryStatus) *fledgev1alpha1.CanaryStatus {
+	failed := meta.FindStatusCondition(before.Conditions, fledgev1alpha1.ConditionReady)
+	if failed == nil || failed.Reason != fledgev1alpha1.ReasonApplyFailed {
+		return nil
+	}
+	wanted := decided.DeepCopy()
+	decided.Message = before.Message
+	meta.SetStatusCondition(&decided.Conditions, *failed)
+	return wanted
 }
 
 // observe gathers what the decision looks at.
@@ -144,25 +190,28 @@ func (r *CanaryReconciler) decide(canary *fledgev1alpha1.Canary, v versions, obs
 }
 
 // tell records what happened after the status is written: metrics, events, notifications,
-// and the probe of the metrics providers a starting rollout asked for.
-func (r *CanaryReconciler) tell(ctx context.Context, canary *fledgev1alpha1.Canary, obs *rollout.Observation, decision rollout.Decision) {
+// and the probe of the metrics providers a starting rollout asked for. It reports false when
+// some Event could not be created yet.
+func (r *CanaryReconciler) tell(ctx context.Context, canary *fledgev1alpha1.Canary, obs *rollout.Observation, decision rollout.Decision) bool {
 	// obs.Status is the status before the write (Decide works on a deep copy of it).
 	observeMetrics(canary, &obs.Status, &decision.Status, obs)
-	r.emit(ctx, canary, decision.Events)
+	created := r.emit(ctx, canary, decision)
 	if r.Alerts != nil && alerts.Pending(canary, r.DefaultAlertProvider) {
 		r.Alerts.Enqueue(ctrl.ObjectKeyFromObject(canary))
 	}
 	if decision.Preflight {
 		r.checks.preflight(ctx, canary)
 	}
+	return created
 }
 
-// writeStatus patches the status when the decision changed it, and only then.
+// writeStatus patches the status when the decision changed it, and only then, on the
+// resourceVersion it was decided on (a conflict means the decision is stale).
 func (r *CanaryReconciler) writeStatus(ctx context.Context, canary *fledgev1alpha1.Canary, status fledgev1alpha1.CanaryStatus) error {
 	if equality.Semantic.DeepEqual(canary.Status, status) {
 		return nil
 	}
-	patch := ctrl.MergeFrom(canary.DeepCopy())
+	patch := ctrl.MergeFromWithOptions(canary.DeepCopy(), ctrl.MergeFromWithOptimisticLock{})
 	canary.Status = status
 	if err := r.Client.Status().Patch(ctx, canary, patch); err != nil {
 		return fmt.Errorf("record the decision in the status of Canary %s/%s: %w", canary.Namespace, canary.Name, err)
@@ -173,6 +222,12 @@ func (r *CanaryReconciler) writeStatus(ctx context.Context, canary *fledgev1alph
 
 // reportProblem marks the Canary not Ready with a reason a person can act on, and an event.
 func (r *CanaryReconciler) reportProblem(ctx context.Context, canary *fledgev1alpha1.Canary, reason, message string) error {
+	return r.reportState(ctx, canary, corev1.EventTypeWarning, reason, message)
+}
+
+// reportState marks the Canary not Ready for reason, with an event of the given type when
+// that changes the status.
+func (r *CanaryReconciler) reportState(ctx context.Context, canary *fledgev1alpha1.Canary, eventType, reason, message string) error {
 	message = fledgev1alpha1.Bound(message, fledgev1alpha1.MaxMessage)
 	status := canary.Status.DeepCopy()
 	status.ObservedGeneration = canary.Generation
@@ -184,20 +239,20 @@ func (r *CanaryReconciler) reportProblem(ctx context.Context, canary *fledgev1al
 	if equality.Semantic.DeepEqual(canary.Status, *status) {
 		return nil
 	}
-	r.Events.Eventf(canary, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", fledgev1alpha1.Bound(message, fledgev1alpha1.MaxEventMessage))
+	r.Events.Eventf(canary, nil, eventType, reason, "Reconcile", "%s", fledgev1alpha1.Bound(message, fledgev1alpha1.MaxEventMessage))
 	return r.writeStatus(ctx, canary, *status)
 }
 
-func (r *CanaryReconciler) emit(ctx context.Context, canary *fledgev1alpha1.Canary, evs []rollout.Event) {
+func (r *CanaryReconciler) emit(ctx context.Context, canary *fledgev1alpha1.Canary, decision rollout.Decision) bool {
+	if len(decision.Events) == 0 {
+		return true
+	}
+	created := r.transitions.sync(ctx, canary, decision.Status.Events, r.Clock.Now())
 	logger := log.FromContext(ctx)
-	for _, e := range evs {
-		kind := corev1.EventTypeNormal
-		if e.Warning {
-			kind = corev1.EventTypeWarning
-		}
-		r.Events.Eventf(canary, nil, kind, e.Reason, "Rollout", "%s", e.Message)
+	for _, e := range decision.Events {
 		logger.Info("transition", "reason", e.Reason, "message", e.Message, "phase", canary.Status.Phase, "weight", canary.Status.CanaryWeight)
 	}
+	return created
 }
 
 // describeRouteErrors names the first field to fix, and how many more there are: the

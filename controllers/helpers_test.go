@@ -92,6 +92,12 @@ func newAppIn(ctx context.Context, namespace string, opts ...appOption) *app {
 	Expect(k8s.Create(ctx, deploy)).To(Succeed())
 	Expect(k8s.Create(ctx, a.canary)).To(Succeed())
 	a.waitPhase(ctx, fledgev1alpha1.PhaseInitialized)
+	// The status is written first, the routes right after: wait for them too.
+	Eventually(func(g Gomega) {
+		vs := &istionetworkingv1.VirtualService{}
+		g.Expect(k8s.Get(ctx, a.key(), vs)).To(Succeed())
+		g.Expect(vs.Labels).To(HaveKeyWithValue("fledge.dev/canary", a.name))
+	}).WithContext(ctx).Should(Succeed())
 	return a
 }
 

@@ -3,12 +3,15 @@ package controllers
 import (
 	"cmp"
 	"context"
+	"os"
 
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"fledge.dev/fledge/analysis"
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 	"fledge.dev/fledge/controllers/alerts"
+	"fledge.dev/fledge/controllers/fence"
 	"fledge.dev/fledge/controllers/router"
 	"fledge.dev/fledge/controllers/workload"
 	"fledge.dev/fledge/notifiers"
@@ -36,6 +39,18 @@ type Options struct {
 	SlackAPIURL string
 	// NotificationRetry bounds the retries of one notification.
 	NotificationRetry notifiers.RetryPolicy
+	// Fence, when set, holds back the notifications once this process may no longer lead
+	// (see package fence; the manager's API writes are fenced in its transport); nil without
+	// leader election.
+	Fence fence.Fence
+}
+
+// instanceName names this manager process in the Events it records (its pod's name).
+func instanceName() string {
+	if host, err := os.Hostname(); err == nil && host != "" {
+		return fledgev1alpha1.Bound(host, 128)
+	}
+	return "fledge-manager"
 }
 
 // DefaultCheckWorkers is how many Canaries' checks run at once unless told otherwise: the
@@ -44,10 +59,11 @@ const DefaultCheckWorkers = 32
 
 // Setup wires the Canary reconciler, its adapters and the alert dispatcher into mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	clients := router.Clients{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()}
+	writer := mgr.GetClient()
+	clients := router.Clients{Client: writer, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()}
 	recorder := mgr.GetEventRecorder(EventSource)
 	dispatcher := &alerts.Dispatcher{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Events: recorder,
+		Client: writer, APIReader: mgr.GetAPIReader(), Events: recorder, Fence: opts.Fence,
 		ClusterName: opts.ClusterName, DefaultProvider: opts.DefaultAlertProvider,
 		SlackAPIURL: opts.SlackAPIURL, Retry: opts.NotificationRetry, Clock: opts.Clock,
 	}
@@ -56,16 +72,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	r := &CanaryReconciler{
-		Client:               mgr.GetClient(),
+		Client:               writer,
 		Scheme:               mgr.GetScheme(),
 		Clock:                opts.Clock,
 		Events:               recorder,
 		Router:               &router.Istio{Clients: clients},
 		Services:             &router.Services{Clients: clients},
-		Workloads:            &workload.Deployments{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()},
+		Workloads:            &workload.Deployments{Client: writer, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()},
 		Configs:              &workload.ConfigHashes{Cache: mgr.GetClient(), APIReader: mgr.GetAPIReader()},
 		Alerts:               dispatcher,
 		DefaultAlertProvider: opts.DefaultAlertProvider,
+		transitions:          &transitionEvents{client: writer, reader: mgr.GetAPIReader(), controller: EventSource, instance: instanceName()},
 		checks:               newCheckRunner(opts.Checker, recorder, cmp.Or(opts.CheckWorkers, DefaultCheckWorkers), opts.Clock),
 	}
 	if err := mgr.Add(r.checks); err != nil {

@@ -28,6 +28,11 @@ type versions interface {
 	apply(ctx context.Context, canary *fledgev1alpha1.Canary, set workload.Set, want rollout.Desired) error
 	// finalize hands them back when the Canary goes: the service keeps running.
 	finalize(ctx context.Context, canary *fledgev1alpha1.Canary, set workload.Set) error
+	// revertible says why the Canary cannot be reverted to its target on deletion ("" if it can).
+	revertible(canary *fledgev1alpha1.Canary, set workload.Set) string
+	// revert gives the application back to the target, a step at a time; it returns what it
+	// waits for, "" once done.
+	revert(ctx context.Context, canary *fledgev1alpha1.Canary, set workload.Set) (string, error)
 	// measured names the workloads the checks measure.
 	measured(canary *fledgev1alpha1.Canary) analysis.Workloads
 }
@@ -97,6 +102,12 @@ func (v ownCopies) finalize(ctx context.Context, canary *fledgev1alpha1.Canary, 
 	if err := v.r.Services.Finalize(ctx, canary); err != nil {
 		return err
 	}
+	// The primary keeps serving: a target a revert scaled up before it gave up goes back to zero.
+	if set.Target != nil && set.Primary != nil {
+		if _, err := v.r.Workloads.ScaleDownTarget(ctx, set.Target); err != nil {
+			return err
+		}
+	}
 	return v.r.Workloads.Finalize(ctx, canary, set)
 }
 
@@ -131,6 +142,16 @@ func (userSubsets) measured(canary *fledgev1alpha1.Canary) analysis.Workloads {
 }
 
 func (userSubsets) finalize(context.Context, *fledgev1alpha1.Canary, workload.Set) error { return nil }
+
+// On the user's subsets Fledge changed nothing but the routes, which finalize hands back:
+// there is nothing more to revert, and the event says so.
+func (userSubsets) revertible(*fledgev1alpha1.Canary, workload.Set) string {
+	return "the Canary routes between the user's own subsets, whose Deployments Fledge never changed"
+}
+
+func (userSubsets) revert(context.Context, *fledgev1alpha1.Canary, workload.Set) (string, error) {
+	return "", nil
+}
 
 // readTarget reads the target and the revision of its pod template (and what it mounts).
 func (r *CanaryReconciler) readTarget(ctx context.Context, canary *fledgev1alpha1.Canary) (workload.Set, error) {

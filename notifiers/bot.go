@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -32,9 +33,27 @@ const (
 // handful of replies, so this is only a guard against a thread people turned into a chat.
 const replyPages = 10
 
-// historyWindow is how far back, before a rollout's first notification, the channel is read to
-// find a rollout message whose post lost its response. It covers clock skew, not long outages.
+// historyWindow is how far back, before a notification whose rollout start is unknown, the
+// channel is read to find a rollout message whose post lost its response.
 const historyWindow = time.Hour
+
+// historyMargin is how far before a rollout's start the channel is read: the rollout message
+// is posted after the start, so this covers only the skew between our clock and Slack's.
+const historyMargin = 10 * time.Minute
+
+// historyPages bounds how much of the channel is read, historyPageSize messages a page, to find
+// a rollout message: a busy channel can hold thousands of messages since a long rollout began.
+const (
+	historyPages    = 25
+	historyPageSize = 200
+)
+
+// listPages bounds how many pages of conversations.list (listPageSize channels each, Slack's
+// maximum) are read to find the ID of a channel configured by name.
+const (
+	listPages    = 20
+	listPageSize = 1000
+)
 
 // channelID recognises a Slack conversation ID, as opposed to a "#name".
 var channelID = regexp.MustCompile(`^[CGD][A-Z0-9]{6,}$`)
@@ -42,14 +61,26 @@ var channelID = regexp.MustCompile(`^[CGD][A-Z0-9]{6,}$`)
 // BotConfig configures a SlackBot.
 type BotConfig struct {
 	// Token is the bot token (xoxb-...). Scopes: chat:write, channels:history (groups:history
-	// for a private channel); chat:write.customize to honour Username and IconEmoji.
+	// for a private channel); chat:write.customize to honour Username and IconEmoji; and, when
+	// Channel is a "#name", channels:read (groups:read for a private channel) to find its ID.
 	Token string
-	// Channel is where rollout messages go; the bot must be a member, since it reads its own
-	// threads to avoid duplicate replies. Prefer the channel ID (C...): with a "#name", a
-	// rollout message whose post lost its response cannot be found again (see Send).
-	Channel   string
-	Username  string
-	IconEmoji string
+	// Channel is where rollout messages go, by ID (C...) or by name ("#deploys"); the bot must
+	// be a member, since it reads its own threads to avoid duplicate replies.
+	//
+	// Slack reads a channel's history by ID only. With a name, the bot looks the ID up with
+	// conversations.list (public and private channels, archived ones left out) the first time it
+	// needs to read the history, and keeps it. When the name cannot be resolved (the token lacks
+	// channels:read or groups:read, the channel is not listed, or Slack refuses the list), the
+	// bot posts without reading the history first: a rollout message whose post lost its
+	// response may then be posted twice. Replies are never duplicated, whatever the channel.
+	Channel string
+	// KnownChannelID is the ID Channel stood for when a message was last posted there (the
+	// channel of a recorded Thread): with it, a "#name" needs no lookup. It is ignored when
+	// Channel is an ID. A stale one (the channel was changed since) only points the search for
+	// a lost post at the old channel.
+	KnownChannelID string
+	Username       string
+	IconEmoji      string
 	// APIURL is the Slack Web API base URL; empty means Slack's.
 	APIURL string
 	// CallTimeout bounds each HTTP call; zero means DefaultCallTimeout.
@@ -57,11 +88,18 @@ type BotConfig struct {
 }
 
 // SlackBot keeps one Slack message per rollout, updated in place, with thread replies for the
-// turns that matter. It keeps no state between calls and is safe for concurrent use.
+// turns that matter. It keeps no state between calls but the ID of its channel, and is safe for
+// concurrent use.
 type SlackBot struct {
 	client  *slack.Client
 	cfg     BotConfig
 	timeout time.Duration
+
+	mu sync.Mutex
+	// channelID is the ID of cfg.Channel once known; unresolvable says the lookup is over and
+	// found none, so that the history is not read.
+	channelID    string
+	unresolvable bool
 }
 
 // NewSlackBot checks cfg and returns a SlackBot. It makes no call to Slack.
@@ -82,15 +120,23 @@ func NewSlackBot(cfg BotConfig) (*SlackBot, error) {
 	if cfg.APIURL != "" {
 		opts = append(opts, slack.OptionAPIURL(strings.TrimSuffix(cfg.APIURL, "/")+"/"))
 	}
-	return &SlackBot{client: slack.New(cfg.Token, opts...), cfg: cfg, timeout: timeout}, nil
+	b := &SlackBot{client: slack.New(cfg.Token, opts...), cfg: cfg, timeout: timeout}
+	switch {
+	case channelID.MatchString(cfg.Channel):
+		b.channelID = cfg.Channel
+	case channelID.MatchString(cfg.KnownChannelID):
+		b.channelID = cfg.KnownChannelID
+	}
+	return b, nil
 }
 
 // Send posts the rollout's message at its first notification (thread nil) and updates it in
 // place afterwards; for Halted, Aborted, Promoted and RequestRejected it also replies in the
 // thread. Replies are sent exactly once per notification ID: the thread is read first and a
-// reply that carries the ID in its metadata is not sent again. When thread is nil and the
-// channel is configured by ID, the channel's recent history is read first too, so a rollout
-// message whose post succeeded but whose response was lost is updated, not posted twice.
+// reply that carries the ID in its metadata is not sent again. When thread is nil, the
+// channel's history since the rollout started is read first too, so a rollout message whose
+// post succeeded but whose response was lost is updated, not posted twice (with a "#name",
+// only when its ID can be found: see BotConfig.Channel).
 //
 // The returned Thread is where the rollout's message lives, also when an error is returned.
 func (b *SlackBot) Send(ctx context.Context, n Notification, thread *Thread) (*Thread, error) {
@@ -167,6 +213,7 @@ func (b *SlackBot) post(ctx context.Context, n Notification, msg message) (*Thre
 	if err != nil {
 		return nil, b.fail("post the rollout message to "+b.cfg.Channel, err)
 	}
+	b.learnChannelID(channel)
 	return &Thread{Channel: channel, TS: ts}, nil
 }
 
@@ -182,36 +229,139 @@ func (b *SlackBot) update(ctx context.Context, t Thread, n Notification, msg mes
 	return nil
 }
 
-// findRolloutMessage looks in the channel's recent history for the message of n's rollout,
-// which a previous attempt may have posted without getting the response. Slack only reads
-// history by channel ID, so with a "#name" there is no lookup.
+// findRolloutMessage looks in the channel's history, since the rollout started, for the message
+// of n's rollout, which a previous attempt may have posted without getting the response. It
+// reads newest first, page by page, and gives up quietly after historyPages pages or when the
+// channel's ID cannot be found (see BotConfig.Channel).
 func (b *SlackBot) findRolloutMessage(ctx context.Context, n Notification) (*Thread, error) {
-	if !channelID.MatchString(b.cfg.Channel) {
-		return nil, nil
+	channel, err := b.historyChannel(ctx)
+	if err != nil || channel == "" {
+		return nil, err
 	}
 	params := &slack.GetConversationHistoryParameters{
-		ChannelID:          b.cfg.Channel,
-		Limit:              200,
+		ChannelID:          channel,
+		Limit:              historyPageSize,
 		IncludeAllMetadata: true,
 	}
-	if !n.Time.IsZero() {
-		params.Oldest = fmt.Sprintf("%d.000000", n.Time.Add(-historyWindow).Unix())
+	if oldest := historyOldest(n); !oldest.IsZero() {
+		params.Oldest = fmt.Sprintf("%d.000000", oldest.Unix())
 	}
-	var history *slack.GetConversationHistoryResponse
-	err := b.call(ctx, func(ctx context.Context) (err error) {
-		history, err = b.client.GetConversationHistoryContext(ctx, params)
-		return err
-	})
-	if err != nil {
-		return nil, b.fail("read the history of "+b.cfg.Channel, err)
-	}
-	for _, m := range history.Messages {
-		topLevel := m.ThreadTimestamp == "" || m.ThreadTimestamp == m.Timestamp
-		if topLevel && isFledge(m, roleRollout, metaRolloutID, n.RolloutID) {
-			return &Thread{Channel: b.cfg.Channel, TS: m.Timestamp}, nil
+	for range historyPages {
+		var history *slack.GetConversationHistoryResponse
+		err := b.call(ctx, func(ctx context.Context) (err error) {
+			history, err = b.client.GetConversationHistoryContext(ctx, params)
+			return err
+		})
+		if err != nil {
+			return nil, b.fail("read the history of "+channel, err)
 		}
+		for _, m := range history.Messages {
+			topLevel := m.ThreadTimestamp == "" || m.ThreadTimestamp == m.Timestamp
+			if topLevel && isFledge(m, roleRollout, metaRolloutID, n.RolloutID) {
+				return &Thread{Channel: channel, TS: m.Timestamp}, nil
+			}
+		}
+		next := history.ResponseMetaData.NextCursor
+		if !history.HasMore || next == "" {
+			return nil, nil
+		}
+		params.Cursor = next
 	}
 	return nil, nil
+}
+
+// historyOldest is where the search for a rollout message starts: a little before the rollout
+// started, or historyWindow before the notification when the start is unknown (zero: all).
+func historyOldest(n Notification) time.Time {
+	switch {
+	case !n.Started.IsZero():
+		return n.Started.Add(-historyMargin)
+	case !n.Time.IsZero():
+		return n.Time.Add(-historyWindow)
+	}
+	return time.Time{}
+}
+
+// historyChannel is the ID of the channel, to read its history: Channel itself, the ID known or
+// learnt before, or the one conversations.list gives for the name. It is "" when the name
+// cannot be resolved; then the history is not read. An error is returned only for failures
+// that may pass (a rate limit, a timeout, Slack down): the caller retries them.
+func (b *SlackBot) historyChannel(ctx context.Context) (string, error) {
+	b.mu.Lock()
+	id, done := b.channelID, b.unresolvable
+	b.mu.Unlock()
+	if id != "" || done {
+		return id, nil
+	}
+	id, err := b.lookUpChannel(ctx)
+	if err != nil {
+		if !lookupRefused(err) {
+			return "", b.fail("find the ID of channel "+b.cfg.Channel, err)
+		}
+		id = "" // Slack said no for good (a missing scope, say): post without the lookup
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.channelID == "" {
+		b.channelID, b.unresolvable = id, id == ""
+	}
+	return b.channelID, nil
+}
+
+// lookUpChannel pages through conversations.list for the channel named cfg.Channel.
+func (b *SlackBot) lookUpChannel(ctx context.Context) (string, error) {
+	name := strings.TrimPrefix(strings.TrimSpace(b.cfg.Channel), "#")
+	params := &slack.GetConversationsParameters{
+		Types:           []string{"public_channel", "private_channel"},
+		ExcludeArchived: true,
+		Limit:           listPageSize,
+	}
+	for range listPages {
+		var channels []slack.Channel
+		var next string
+		err := b.call(ctx, func(ctx context.Context) (err error) {
+			channels, next, err = b.client.GetConversationsContext(ctx, params)
+			return err
+		})
+		if err != nil {
+			return "", err
+		}
+		for _, c := range channels {
+			if strings.EqualFold(c.Name, name) {
+				return c.ID, nil
+			}
+		}
+		if next == "" {
+			return "", nil
+		}
+		params.Cursor = next
+	}
+	return "", nil
+}
+
+// lookupRefused: Slack answered the lookup, and would answer the same again (missing_scope,
+// invalid_auth...), as opposed to a failure that may pass.
+func lookupRefused(err error) bool {
+	var resp slack.SlackErrorResponse
+	if errors.As(err, &resp) {
+		switch resp.Err {
+		case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited":
+			return false
+		}
+		return true
+	}
+	return IsPermanent(classifyBotError(err, ""))
+}
+
+// learnChannelID keeps the ID Slack answered a post with, which is authoritative (a
+// KnownChannelID may be stale): the history needs no lookup then.
+func (b *SlackBot) learnChannelID(id string) {
+	if !channelID.MatchString(id) {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.channelID, b.unresolvable = id, false
 }
 
 // replyOnce posts n's reply in the thread unless a reply with n's ID is already there.

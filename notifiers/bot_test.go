@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"fledge.dev/fledge/test/fakeslack"
 )
@@ -171,8 +172,9 @@ func TestBotRolloutMessageWithLostResponseIsNotDuplicated(t *testing.T) {
 	}
 }
 
-// Slack reads history by channel ID only: with a "#name" there is no lookup, and posting works.
-func TestBotChannelByNameSkipsHistoryLookup(t *testing.T) {
+// Slack reads history by channel ID only: a "#name" that conversations.list does not show is
+// posted to without reading the history first, and posting works.
+func TestBotChannelByNameNotListedSkipsHistoryLookup(t *testing.T) {
 	fake := fakeslack.New(t)
 	bot := newBot(t, fake, BotConfig{Channel: "#deploys"})
 	thread := send(t, bot, note(Started, "n1"), nil)
@@ -181,10 +183,165 @@ func TestBotChannelByNameSkipsHistoryLookup(t *testing.T) {
 	}
 	send(t, bot, note(Halted, "n2"), thread)
 	if n := fake.Calls("conversations.history"); n != 0 {
-		t.Errorf("%d history calls with a channel name", n)
+		t.Errorf("%d history calls with a channel name not listed", n)
+	}
+	if n := fake.Calls("conversations.list"); n != 1 {
+		t.Errorf("%d list calls, want 1: the bot keeps what it learnt", n)
 	}
 	if n := len(fake.Replies(thread.TS)); n != 1 {
 		t.Errorf("%d replies", n)
+	}
+}
+
+// lostRolloutPost posts the rollout message of n through bot while its response is lost, and
+// checks that Slack holds it.
+func lostRolloutPost(t *testing.T, fake *fakeslack.Server, bot *SlackBot, n Notification) fakeslack.Message {
+	t.Helper()
+	fake.FailNext("chat.postMessage", fakeslack.Fault{LostReply: true})
+	if _, err := bot.Send(context.Background(), n, nil); err == nil {
+		t.Fatal("the post whose response was lost succeeded")
+	}
+	msgs := fake.TopLevel()
+	if len(msgs) != 1 {
+		t.Fatalf("%d top-level messages after the lost post, want 1", len(msgs))
+	}
+	return msgs[0]
+}
+
+// With a "#name", the bot finds the channel's ID in conversations.list, so a rollout message
+// whose response was lost is found again by its metadata and updated, not posted twice.
+func TestBotRolloutMessageWithLostResponseIsFoundByChannelName(t *testing.T) {
+	fake := fakeslack.New(t)
+	for i := range 5 {
+		fake.AddChannel(fakeslack.ChannelInfo{Name: fmt.Sprintf("team-%d", i)})
+	}
+	deploys := fake.AddChannel(fakeslack.ChannelInfo{ID: "C0DEPLOYS1", Name: "deploys"})
+	bot := newBot(t, fake, BotConfig{Channel: "#deploys"})
+
+	fake.FailNext("chat.postMessage", fakeslack.Fault{LostReply: true})
+	thread, err := Deliver(context.Background(), bot, note(Started, "n1"), nil, fastRetry)
+	if err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	msgs := fake.TopLevelIn(deploys.ID)
+	if len(msgs) != 1 || len(fake.TopLevel()) != 1 {
+		t.Fatalf("%d messages in #deploys, %d in all, want 1", len(msgs), len(fake.TopLevel()))
+	}
+	if thread == nil || *thread != (Thread{Channel: deploys.ID, TS: msgs[0].TS}) || msgs[0].Updates != 1 {
+		t.Errorf("thread = %+v, message updated %d times; want %s %s, updated once", thread, msgs[0].Updates, deploys.ID, msgs[0].TS)
+	}
+	if n := fake.Calls("conversations.list"); n != 1 {
+		t.Errorf("%d list calls, want 1 for the delivery", n)
+	}
+
+	// A bot of a later delivery, told the ID that was recorded, lists nothing.
+	again := newBot(t, fake, BotConfig{Channel: "#deploys", KnownChannelID: thread.Channel})
+	fake.FailNext("chat.postMessage", fakeslack.Fault{LostReply: true})
+	other := note(Started, "n9")
+	other.RolloutID = "payments/api/r-2"
+	if _, err := Deliver(context.Background(), again, other, nil, fastRetry); err != nil {
+		t.Fatalf("Deliver of the next rollout: %v", err)
+	}
+	if n := len(fake.TopLevelIn(deploys.ID)); n != 2 || fake.Calls("conversations.list") != 1 {
+		t.Errorf("%d messages after the next rollout, %d list calls; want 2 and no new list", n, fake.Calls("conversations.list"))
+	}
+}
+
+// The search for a lost rollout message reads the history page by page, from the rollout's
+// start: busy channels bury it under more than a page of messages.
+func TestBotFindsRolloutMessageOlderThanAPageOfHistory(t *testing.T) {
+	for _, channel := range []string{fakeslack.Channel, "#busy"} {
+		t.Run(channel, func(t *testing.T) {
+			fake := fakeslack.New(t)
+			bot := newBot(t, fake, BotConfig{Channel: channel})
+			n := note(Started, "n1")
+			n.Started = n.Time.Add(-3 * time.Hour) // a long rollout: its message is older than an hour
+			lost := lostRolloutPost(t, fake, bot, n)
+			for i := range 2*historyPageSize + 50 {
+				fake.Seed(fakeslack.Message{Channel: lost.Channel, Text: fmt.Sprintf("chatter %d", i)})
+			}
+
+			next := newBot(t, fake, BotConfig{Channel: channel}) // the next delivery's
+			thread := send(t, next, n, nil)
+			if thread.TS != lost.TS || thread.Channel != lost.Channel {
+				t.Errorf("thread = %+v, want the lost post %s %s", thread, lost.Channel, lost.TS)
+			}
+			if n := len(fake.TopLevel()); n != 2*historyPageSize+51 {
+				t.Errorf("%d top-level messages: the rollout message was posted again", n)
+			}
+			if n := fake.Calls("conversations.history"); n < 3 {
+				t.Errorf("%d history calls, want the 3 pages down to the message", n)
+			}
+		})
+	}
+}
+
+// conversations.list is read page by page too.
+func TestBotFindsChannelNameBeyondTheFirstPageOfChannels(t *testing.T) {
+	fake := fakeslack.New(t)
+	for i := range listPageSize + 10 {
+		fake.AddChannel(fakeslack.ChannelInfo{ID: fmt.Sprintf("C%08d", i), Name: fmt.Sprintf("c%d", i)})
+	}
+	last := fake.AddChannel(fakeslack.ChannelInfo{ID: "GPRIVATE1", Name: "releases", Private: true})
+	bot := newBot(t, fake, BotConfig{Channel: "#Releases"})
+	lost := lostRolloutPost(t, fake, bot, note(Started, "n1"))
+	if lost.Channel != last.ID {
+		t.Fatalf("posted to %s, want %s", lost.Channel, last.ID)
+	}
+	if thread := send(t, bot, note(Started, "n1"), nil); thread.TS != lost.TS {
+		t.Errorf("thread = %+v, want the lost post %s", thread, lost.TS)
+	}
+	if n := fake.Calls("conversations.list"); n != 2 {
+		t.Errorf("%d list calls, want 2 pages, once", n)
+	}
+}
+
+// Without channels:read the name cannot be resolved: the bot posts as it did before, without
+// reading the history, and does not ask again within the delivery.
+func TestBotPostsWithoutHistoryWhenTheListIsRefused(t *testing.T) {
+	fake := fakeslack.New(t)
+	fake.AddChannel(fakeslack.ChannelInfo{ID: "C0DEPLOYS1", Name: "deploys"})
+	fake.FailNext("conversations.list", fakeslack.Fault{SlackError: "missing_scope"})
+	bot := newBot(t, fake, BotConfig{Channel: "#deploys"})
+	fake.FailNext("chat.postMessage", fakeslack.Fault{Status: 500})
+	thread, err := Deliver(context.Background(), bot, note(Started, "n1"), nil, fastRetry)
+	if err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	if thread.Channel != "C0DEPLOYS1" || len(fake.TopLevel()) != 1 {
+		t.Errorf("thread %+v, %d messages", thread, len(fake.TopLevel()))
+	}
+	if fake.Calls("conversations.list") != 1 || fake.Calls("conversations.history") != 0 {
+		t.Errorf("%d list calls, %d history calls; want 1 and 0", fake.Calls("conversations.list"), fake.Calls("conversations.history"))
+	}
+}
+
+// A list that fails in a way that may pass fails the attempt: Deliver tries again rather than
+// risk a duplicate.
+func TestBotRetriesAListThatMayPass(t *testing.T) {
+	fake := fakeslack.New(t)
+	fake.AddChannel(fakeslack.ChannelInfo{ID: "C0DEPLOYS1", Name: "deploys"})
+	fake.FailNext("conversations.list", fakeslack.Fault{Status: 503}, fakeslack.Fault{SlackError: "ratelimited"})
+	bot := newBot(t, fake, BotConfig{Channel: "#deploys"})
+	if _, err := Deliver(context.Background(), bot, note(Started, "n1"), nil, fastRetry); err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	if fake.Calls("conversations.list") != 3 || fake.Calls("conversations.history") != 1 || len(fake.TopLevel()) != 1 {
+		t.Errorf("%d list calls, %d history calls, %d messages; want 3, 1, 1",
+			fake.Calls("conversations.list"), fake.Calls("conversations.history"), len(fake.TopLevel()))
+	}
+}
+
+func TestHistoryStartsBeforeTheRollout(t *testing.T) {
+	at := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
+	if got := historyOldest(Notification{Time: at, Started: at.Add(-5 * time.Hour)}); !got.Equal(at.Add(-5*time.Hour - historyMargin)) {
+		t.Errorf("with a start: %s", got)
+	}
+	if got := historyOldest(Notification{Time: at}); !got.Equal(at.Add(-historyWindow)) {
+		t.Errorf("without a start: %s", got)
+	}
+	if got := historyOldest(Notification{}); !got.IsZero() {
+		t.Errorf("without times: %s", got)
 	}
 }
 

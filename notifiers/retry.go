@@ -38,6 +38,22 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	return p
 }
 
+// DeliverOption adjusts one Deliver call.
+type DeliverOption func(*deliverOptions)
+
+type deliverOptions struct {
+	beforeRetry func(ctx context.Context, attempt int, last error) error
+}
+
+// BeforeRetry has Deliver call f right before each attempt after the first, once the wait is
+// over: attempt is the number of the attempt about to be made (2, 3, ...), last the failure of
+// the one before, and ctx the delivery's (its deadline is GiveUpAfter's). Use it to count
+// retries, to show them, or to check that the caller may still send. When f returns an error,
+// Deliver makes no further attempt and returns that error, wrapped, with the Thread so far.
+func BeforeRetry(f func(ctx context.Context, attempt int, last error) error) DeliverOption {
+	return func(o *deliverOptions) { o.beforeRetry = f }
+}
+
 // Deliver sends n through sender, retrying failures that may pass with jittered exponential
 // backoff, and waiting as long as Slack asks when it rate-limits. It returns at once on a
 // PermanentError (the error says what to fix), and with an error wrapping ErrGaveUp and the
@@ -45,8 +61,12 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 // every attempt runs under the same deadline.
 //
 // The returned Thread is where the rollout's message lives (see Sender), also on error: record it.
-func Deliver(ctx context.Context, sender Sender, n Notification, thread *Thread, policy RetryPolicy) (*Thread, error) {
+func Deliver(ctx context.Context, sender Sender, n Notification, thread *Thread, policy RetryPolicy, opts ...DeliverOption) (*Thread, error) {
 	policy = policy.withDefaults()
+	var o deliverOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ctx, cancel := context.WithTimeout(ctx, policy.GiveUpAfter)
 	defer cancel()
 
@@ -89,6 +109,11 @@ func Deliver(ctx context.Context, sender Sender, n Notification, thread *Thread,
 			timer.Stop()
 			return thread, gaveUp(stopReason(ctx))
 		case <-timer.C:
+		}
+		if o.beforeRetry != nil {
+			if stop := o.beforeRetry(ctx, attempt+1, err); stop != nil {
+				return thread, fmt.Errorf("notifiers: stopped delivering %s before attempt %d: %w", n.ID, attempt+1, stop)
+			}
 		}
 	}
 }

@@ -292,3 +292,43 @@ func TestJitterStaysBetweenHalfAndFull(t *testing.T) {
 		}
 	}
 }
+
+func TestDeliverCallsBeforeRetryBeforeEachRetry(t *testing.T) {
+	recv := fakeslack.NewWebhook(t)
+	recv.FailNext(fakeslack.Fault{Status: http.StatusInternalServerError}, fakeslack.Fault{Status: http.StatusBadGateway})
+	var seen []int
+	var lastErrs []string
+	hook := BeforeRetry(func(ctx context.Context, attempt int, last error) error {
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("the hook's context has no deadline")
+		}
+		seen = append(seen, attempt)
+		lastErrs = append(lastErrs, last.Error())
+		return nil
+	})
+	if _, err := Deliver(context.Background(), newWebhook(t, recv, WebhookConfig{}), note(Aborted, "n1"), nil, fastRetry, hook); err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	if len(seen) != 2 || seen[0] != 2 || seen[1] != 3 || !strings.Contains(lastErrs[1], "502") {
+		t.Errorf("hook saw attempts %v with errors %q, want 2 and 3 after the failures", seen, lastErrs)
+	}
+	if got := len(recv.Posts()); got != 1 {
+		t.Errorf("%d messages, want 1", got)
+	}
+}
+
+// A hook that says no stops the delivery before the next attempt, with its error.
+func TestDeliverStopsWhenBeforeRetrySaysNo(t *testing.T) {
+	recv := fakeslack.NewWebhook(t)
+	recv.StartOutage(fakeslack.Fault{Status: http.StatusInternalServerError})
+	errFenced := errors.New("not the leader any more")
+	hook := BeforeRetry(func(context.Context, int, error) error { return errFenced })
+	start := time.Now()
+	_, err := Deliver(context.Background(), newWebhook(t, recv, WebhookConfig{}), note(Aborted, "n1"), nil, fastRetry, hook)
+	if !errors.Is(err, errFenced) || errors.Is(err, ErrGaveUp) || time.Since(start) > slackOf {
+		t.Errorf("err = %v after %s, want the hook's error at once", err, time.Since(start))
+	}
+	if recv.Calls() != 1 {
+		t.Errorf("%d calls, want only the first attempt", recv.Calls())
+	}
+}

@@ -25,10 +25,18 @@ type WebhookConfig struct {
 
 // SlackWebhook posts one message per notification to an incoming webhook.
 //
-// Delivery is at least once: a webhook can neither read nor edit what it posted, so when the
-// response of a successful post is lost (a timeout, a crash of the controller between the post
-// and recording it in the outbox), the retry posts the same message again. Use a SlackBot for
-// exactly-once replies and a single message per rollout.
+// What a webhook can promise: every notification is posted at least once, in order, unless it
+// is given up (a refusal no retry can fix, or the retry bound), and a notification whose post
+// was answered and recorded is never posted again. What it cannot promise: exactly once. An
+// incoming webhook can neither read nor edit the channel, and its answer carries no ID, so
+// nothing tells a later attempt that an earlier one got through. When the response of a post
+// that Slack accepted is lost (a timeout, a connection cut after the request), or the
+// controller stops between the post and recording it in the Canary's status (a crash, a lost
+// leader lease), the next attempt posts the same message again; people then see it twice. A
+// SlackBot has no such gap: each of its messages carries the notification and rollout IDs in
+// Slack message metadata, and it reads the channel and the thread before posting, so it finds
+// its earlier message again and updates it (or leaves the reply alone) instead of duplicating
+// it.
 type SlackWebhook struct {
 	cfg     WebhookConfig
 	client  *http.Client

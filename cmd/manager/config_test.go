@@ -56,3 +56,17 @@ func TestEveryFlagIsDocumented(t *testing.T) {
 		t.Errorf("%d flags for the %d settings of Config: give each setting its flag", flags, fields)
 	}
 }
+
+// A renew deadline at or past the lease duration would let two replicas lead at once.
+func TestLeaderElectionTimingsMustNest(t *testing.T) {
+	cfg, err := parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), []string{"--leader-election-lease-duration=10s", "--leader-election-renew-deadline=10s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.leaderElection(); err == nil {
+		t.Error("a renew deadline equal to the lease duration was accepted")
+	}
+	if _, err := defaults().leaderElection(); err != nil {
+		t.Errorf("the defaults: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -18,6 +19,7 @@ import (
 	"fledge.dev/fledge/analysis"
 	"fledge.dev/fledge/apis"
 	"fledge.dev/fledge/controllers"
+	"fledge.dev/fledge/controllers/fence"
 	"fledge.dev/fledge/notifiers"
 )
 
@@ -48,21 +50,41 @@ func run(cfg Config) error {
 		return fmt.Errorf("find the cluster: %w", err)
 	}
 	restConfig.QPS, restConfig.Burst = float32(cfg.KubeAPIQPS), cfg.KubeAPIBurst
+	if faultHooks != nil {
+		faultHooks(restConfig)
+	}
+	var lease *fence.Lease
+	if cfg.LeaderElect {
+		timings, err := cfg.leaderElection()
+		if err != nil {
+			return err
+		}
+		// The elector's own connection is made before the fence: it must renew or give up.
+		if lease, err = leaderLease(restConfig, cfg.LeaderElectionNamespace, timings); err != nil {
+			return err
+		}
+		restConfig.Wrap(fence.WrapTransport(lease))
+	}
 
 	metrics := metricsserver.Options{BindAddress: cfg.MetricsBindAddress, SecureServing: cfg.SecureMetrics}
 	if cfg.SecureMetrics {
 		// Only callers the API server authenticates, and authorizes to get /metrics.
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme:                  apis.NewScheme(),
-		Cache:                   controllers.CacheOptions(),
-		Metrics:                 metrics,
-		HealthProbeBindAddress:  cfg.HealthProbeBindAddress,
-		LeaderElection:          cfg.LeaderElect,
-		LeaderElectionID:        "fledge.dev",
-		LeaderElectionNamespace: cfg.LeaderElectionNamespace,
-	})
+	opts := ctrl.Options{
+		Scheme:                 apis.NewScheme(),
+		Cache:                  controllers.CacheOptions(),
+		Metrics:                metrics,
+		HealthProbeBindAddress: cfg.HealthProbeBindAddress,
+		LeaderElection:         cfg.LeaderElect,
+		LeaseDuration:          ptr.To(cfg.LeaderElectionLeaseDuration.Duration),
+		RenewDeadline:          ptr.To(cfg.LeaderElectionRenewDeadline.Duration),
+		RetryPeriod:            ptr.To(cfg.LeaderElectionRetryPeriod.Duration),
+	}
+	if lease != nil {
+		opts.LeaderElectionResourceLockInterface = lease
+	}
+	mgr, err := ctrl.NewManager(restConfig, opts)
 	if err != nil {
 		return fmt.Errorf("create the manager: %w", err)
 	}
@@ -72,7 +94,7 @@ func run(cfg Config) error {
 		DefaultAddress: cfg.PrometheusAddress,
 	}
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
-		Checker: checker, Clock: clock.RealClock{},
+		Checker: checker, Clock: clock.RealClock{}, Fence: fenceOf(lease),
 		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles, CheckWorkers: cfg.CheckWorkers,
 		ClusterName: cfg.ClusterName, DefaultAlertProvider: cfg.DefaultAlertProvider,
 		SlackAPIURL:       cfg.SlackAPIURL,
@@ -87,4 +109,13 @@ func run(cfg Config) error {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// fenceOf is the lease as a fence, or none without leader election (a nil *fence.Lease in
+// the interface would not read as none).
+func fenceOf(lease *fence.Lease) fence.Fence {
+	if lease == nil {
+		return nil
+	}
+	return lease
 }

@@ -3,12 +3,11 @@ package alerts
 import (
 	"context"
 	"errors"
-	"fmt"
+	"math/rand/v2"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -17,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
-	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/controllers/fence"
 	"fledge.dev/fledge/notifiers"
 )
 
@@ -28,16 +27,33 @@ var (
 	failedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "fledge_notifications_failed_total", Help: "Notifications given up on, by alert provider.",
 	}, []string{"provider"})
+	retriesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fledge_notifications_retried_total", Help: "Attempts at sending a notification after its first, by alert provider.",
+	}, []string{"provider"})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(sentTotal, failedTotal)
+	ctrlmetrics.Registry.MustRegister(sentTotal, failedTotal, retriesTotal)
 }
 
-// Dispatcher delivers the outboxes of Canaries. It runs beside the reconcilers, on the
-// leader only; each Canary is handled by one worker at a time, in the order of its outbox.
+// Defaults of the Dispatcher's bounds.
+const (
+	// DefaultWorkers is how many deliveries run at once: enough that the providers that hang,
+	// PerProviderWorkers each, leave workers to the others.
+	DefaultWorkers = 16
+	// DefaultPerProviderWorkers is how many workers one AlertProvider may hold at once.
+	DefaultPerProviderWorkers = 2
+)
+
+// busyRequeue is how soon an item whose provider holds all its workers is looked at again.
+const busyRequeue = time.Second
+
+// Dispatcher delivers the outboxes of Canaries. It runs beside the reconcilers, on the leader
+// only. Its unit of work is one provider of one Canary (an item): each item is handled by one
+// worker at a time, in the order of the outbox, and no provider waits for another, so a
+// provider that hangs or fails delays its own messages only.
 type Dispatcher struct {
-	// Client reads AlertProviders from the cache and patches Canary status.
+	// Client reads AlertProviders and Canaries' alerts from the cache, and patches Canary status.
 	Client client.Client
 	// APIReader reads the Canary as it is now (its outbox may be newer than the cache) and
 	// the Secrets of AlertProviders.
@@ -52,24 +68,40 @@ type Dispatcher struct {
 	SlackAPIURL string
 	// Retry bounds how long a notification is retried before it is given up.
 	Retry notifiers.RetryPolicy
-	// Workers deliver for that many Canaries at once.
+	// Workers deliver that many items at once (DefaultWorkers when zero).
 	Workers int
+	// PerProviderWorkers bounds the workers one AlertProvider holds at once, whatever the
+	// number of its Canaries (DefaultPerProviderWorkers when zero): the items of a provider at
+	// its bound wait in the queue, not in a worker.
+	PerProviderWorkers int
+	// Fence is asked right before every send; nil allows every send. See Fence.
+	Fence fence.Fence
 	// Clock tells the age of a notification.
 	Clock clock.PassiveClock
 
-	queue workqueue.TypedRateLimitingInterface[types.NamespacedName]
+	queue workqueue.TypedRateLimitingInterface[item]
+	busy  slots
+	owed  owedProgress
 }
 
-// Enqueue asks for the outbox of a Canary to be delivered.
+// item is the unit of work: the deliveries of one Canary to one of its providers (namespace/
+// name, as in TargetsOf). An empty Provider stands for all the Canary's providers: the worker
+// enqueues one item for each.
+type item struct {
+	Canary   types.NamespacedName
+	Provider string
+}
+
+// Enqueue asks for the outbox of a Canary to be delivered, to each of its providers apart.
 func (d *Dispatcher) Enqueue(key types.NamespacedName) {
-	d.queue.Add(key)
+	d.queue.Add(item{Canary: key})
 }
 
 // NewQueue prepares the queue; call it before Enqueue and Start.
 func (d *Dispatcher) NewQueue() {
 	d.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
-		workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
-		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: "alerts"})
+		workqueue.DefaultTypedControllerRateLimiter[item](),
+		workqueue.TypedRateLimitingQueueConfig[item]{Name: "alerts"})
 }
 
 // NeedLeaderElection: only the leader sends, so that replicas never send twice.
@@ -79,7 +111,7 @@ func (d *Dispatcher) NeedLeaderElection() bool { return true }
 func (d *Dispatcher) Start(ctx context.Context) error {
 	workers := d.Workers
 	if workers <= 0 {
-		workers = 4
+		workers = DefaultWorkers
 	}
 	var running sync.WaitGroup
 	for range workers {
@@ -94,201 +126,53 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 
 func (d *Dispatcher) work(ctx context.Context) {
 	for {
-		key, shutdown := d.queue.Get()
+		it, shutdown := d.queue.Get()
 		if shutdown {
 			return
 		}
-		if err := d.deliver(ctx, key); err != nil {
-			log.FromContext(ctx).Error(err, "deliver notifications", "canary", key)
-			d.queue.AddRateLimited(key)
-		} else {
-			d.queue.Forget(key)
-		}
-		d.queue.Done(key)
+		d.process(ctx, it)
+		d.queue.Done(it)
 	}
 }
 
-// deliver sends what each provider of the Canary has not had yet, recording progress after
-// every notification.
-func (d *Dispatcher) deliver(ctx context.Context, key types.NamespacedName) error {
-	canary := &fledgev1alpha1.Canary{}
-	if err := d.APIReader.Get(ctx, key, canary); apierrors.IsNotFound(err) {
-		return nil
-	} else if err != nil {
-		return err
+func (d *Dispatcher) process(ctx context.Context, it item) {
+	if it.Provider == "" {
+		d.finish(ctx, it, d.fanOut(ctx, it.Canary))
+		return
 	}
-	outbox := canary.Status.Notifications
-	if outbox == nil || len(outbox.Outbox) == 0 {
-		return nil
+	if !d.busy.acquire(it.Provider, d.perProviderWorkers()) {
+		// The provider holds its share of the workers (it hangs, say): leave this worker to
+		// the others and look again soon. The item keeps its place in its own order.
+		d.queue.AddAfter(it, busyRequeue/2+rand.N(busyRequeue/2))
+		return
 	}
-	// Each provider goes its own pace: a hanging one must not hold the others back.
-	targets := TargetsOf(canary, d.DefaultProvider)
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex // guards canary, which carries every provider's progress
-		errs = make(chan error, len(targets))
-	)
-	for _, target := range targets {
-		wg.Go(func() {
-			if err := d.deliverTo(ctx, canary, target, &mu); err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+	defer d.busy.release(it.Provider)
+	d.finish(ctx, it, d.deliver(ctx, it))
 }
 
-func (d *Dispatcher) deliverTo(ctx context.Context, canary *fledgev1alpha1.Canary, target Target, mu *sync.Mutex) error {
-	mu.Lock()
-	progress := providerProgress(canary.Status.Notifications, target.Key)
-	var pending []fledgev1alpha1.OutboxEntry
-	for _, e := range canary.Status.Notifications.Outbox {
-		if e.Seq > progress.Seq {
-			pending = append(pending, e)
-		}
+func (d *Dispatcher) finish(ctx context.Context, it item, err error) {
+	var fenced *fencedError
+	switch {
+	case err == nil:
+		d.queue.Forget(it)
+	case errors.Is(err, errStale):
+		// Someone else moved the Canary on: read it again at once.
+		d.queue.Forget(it)
+		d.queue.Add(it)
+	case ctx.Err() != nil:
+		// Shutting down is not giving up: the next leader delivers it.
+	case errors.As(err, &fenced):
+		log.FromContext(ctx).Info("not sending notifications: "+err.Error(), "canary", it.Canary, "provider", it.Provider)
+		d.queue.AddRateLimited(it)
+	default:
+		log.FromContext(ctx).Error(err, "deliver notifications", "canary", it.Canary, "provider", it.Provider)
+		d.queue.AddRateLimited(it)
 	}
-	mu.Unlock()
-	if len(pending) == 0 {
-		return nil
-	}
-	sender, err := d.sender(ctx, target)
-	if err != nil && d.Clock.Since(pending[0].Time.Time) < d.Retry.GiveUpAfter {
-		// Perhaps passing (the AlertProvider not in the cache yet, the API server busy): the
-		// queue retries with backoff until the notification is as old as the retry bound.
-		return err
-	}
-	for _, entry := range pending {
-		n := notification(canary, entry, d.ClusterName)
-		switch {
-		case err != nil:
-			d.failed(canary, target, &progress, err)
-		case !notifiers.Allows(target.Severity, n):
-		default:
-			var thread *notifiers.Thread
-			if progress.RolloutID == entry.RolloutID && progress.TS != "" {
-				thread = &notifiers.Thread{Channel: progress.Channel, TS: progress.TS}
-			}
-			t, sendErr := notifiers.Deliver(ctx, sender, n, thread, d.Retry)
-			if ctx.Err() != nil {
-				// Shutting down is not giving up: the next leader delivers it.
-				return ctx.Err()
-			}
-			if t != nil {
-				progress.RolloutID, progress.Channel, progress.TS = entry.RolloutID, t.Channel, t.TS
-			}
-			if sendErr != nil {
-				d.failed(canary, target, &progress, sendErr)
-			} else {
-				sentTotal.WithLabelValues(target.Key).Inc()
-			}
-		}
-		progress.Seq = entry.Seq
-		mu.Lock()
-		err := d.record(ctx, canary, progress)
-		mu.Unlock()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
-func (d *Dispatcher) failed(canary *fledgev1alpha1.Canary, target Target, progress *fledgev1alpha1.ProviderDelivery, err error) {
-	progress.Failures++
-	progress.LastError = err.Error()
-	failedTotal.WithLabelValues(target.Key).Inc()
-	d.Events.Eventf(canary, nil, corev1.EventTypeWarning, "NotificationFailed", "Notify",
-		"a notification to AlertProvider %s was given up: %v", target.Key, err)
-}
-
-// record writes one provider's progress; only the dispatcher writes status.notifications.providers.
-func (d *Dispatcher) record(ctx context.Context, canary *fledgev1alpha1.Canary, progress fledgev1alpha1.ProviderDelivery) error {
-	patch := client.MergeFrom(canary.DeepCopy())
-	n := canary.Status.Notifications
-	found := false
-	for i := range n.Providers {
-		if n.Providers[i].Provider == progress.Provider {
-			n.Providers[i], found = progress, true
-		}
+func (d *Dispatcher) perProviderWorkers() int {
+	if d.PerProviderWorkers <= 0 {
+		return DefaultPerProviderWorkers
 	}
-	if !found {
-		n.Providers = append(n.Providers, progress)
-	}
-	if err := d.Client.Status().Patch(ctx, canary, patch); err != nil {
-		return fmt.Errorf("record the delivery to %s: %w", progress.Provider, err)
-	}
-	return nil
-}
-
-// sender builds the Slack sender of an AlertProvider, with the credentials of its Secret.
-func (d *Dispatcher) sender(ctx context.Context, target Target) (notifiers.Sender, error) {
-	ap := &fledgev1alpha1.AlertProvider{}
-	if err := d.Client.Get(ctx, client.ObjectKey{Namespace: target.Namespace, Name: target.Name}, ap); err != nil {
-		return nil, fmt.Errorf("AlertProvider %s: %w", target.Key, err)
-	}
-	ref := ap.Spec.WebhookURL
-	if ap.Spec.BotToken != nil {
-		ref = ap.Spec.BotToken
-	}
-	if ref == nil {
-		return nil, fmt.Errorf("AlertProvider %s has neither botToken nor webhookURL", target.Key)
-	}
-	secret := &corev1.Secret{}
-	if err := d.APIReader.Get(ctx, client.ObjectKey{Namespace: ap.Namespace, Name: ref.SecretName}, secret); err != nil {
-		return nil, fmt.Errorf("the Secret %s/%s of AlertProvider %s: %w", ap.Namespace, ref.SecretName, target.Key, err)
-	}
-	value := string(secret.Data[ref.Key])
-	if value == "" {
-		return nil, fmt.Errorf("the Secret %s/%s of AlertProvider %s has no key %q", ap.Namespace, ref.SecretName, target.Key, ref.Key)
-	}
-	if ap.Spec.BotToken != nil {
-		return notifiers.NewSlackBot(notifiers.BotConfig{Token: value, Channel: ap.Spec.Channel, Username: ap.Spec.Username, IconEmoji: ap.Spec.IconEmoji, APIURL: d.SlackAPIURL})
-	}
-	return notifiers.NewSlackWebhook(notifiers.WebhookConfig{URL: value, Channel: ap.Spec.Channel, Username: ap.Spec.Username, IconEmoji: ap.Spec.IconEmoji})
-}
-
-func providerProgress(n *fledgev1alpha1.NotificationsStatus, key string) fledgev1alpha1.ProviderDelivery {
-	for _, p := range n.Providers {
-		if p.Provider == key {
-			return p
-		}
-	}
-	return fledgev1alpha1.ProviderDelivery{Provider: key}
-}
-
-// notification renders an outbox entry for the notifiers, with the Canary's latest metrics.
-func notification(canary *fledgev1alpha1.Canary, e fledgev1alpha1.OutboxEntry, cluster string) notifiers.Notification {
-	n := notifiers.Notification{
-		ID: fmt.Sprintf("%s.%d", canary.UID, e.Seq), RolloutID: string(canary.UID) + "." + e.RolloutID,
-		Kind: notifiers.Kind(e.Kind), Cluster: cluster, Namespace: canary.Namespace, Canary: canary.Name,
-		Revision: e.Revision, Phase: string(e.Phase), Message: e.Message,
-		Weight: e.Weight, Step: e.Step, Steps: e.Steps, FailedChecks: e.FailedChecks, Threshold: e.Threshold,
-		Time: e.Time.Time,
-	}
-	if e.RolloutID == "" {
-		n.RolloutID = string(canary.UID) + ".setup"
-	}
-	for _, r := range canary.Status.History {
-		if r.ID == e.RolloutID && e.RolloutID != "" {
-			n.Started = r.StartTime.Time
-		}
-	}
-	ranges := map[string]*fledgev1alpha1.ThresholdRange{}
-	for _, m := range canary.Spec.Analysis.Metrics {
-		ranges[m.Name] = m.ThresholdRange
-	}
-	for _, m := range canary.Status.Metrics {
-		metric := notifiers.Metric{Name: m.Name, Value: m.Value, Primary: m.PrimaryValue, Verdict: m.Verdict}
-		if r := ranges[m.Name]; r != nil {
-			metric.Min, metric.Max = r.Min, r.Max
-		}
-		n.Metrics = append(n.Metrics, metric)
-	}
-	return n
+	return d.PerProviderWorkers
 }

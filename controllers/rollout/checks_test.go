@@ -34,7 +34,7 @@ var _ = Describe("the checks of a step", func() {
 		Expect(d.Status.StepIndex).To(Equal(int32(1)), "no step without a verdict")
 		Expect(d.Status.LastCheckTime).To(Equal(s.status.LastCheckTime), "no check recorded without a verdict")
 		Expect(d.Events).To(BeEmpty())
-		Expect(d.RoutesMoved).To(BeFalse())
+		Expect(d.Want.Routes).To(Equal(s.last.Want.Routes), "no step without a verdict")
 		Expect(d.RequeueAfter).To(Equal(time.Minute), "the verdict wakes the canary; a timer only if it never comes")
 		Expect(ask().Check).To(Equal(d.Check), "the same step and due time name the same checks")
 

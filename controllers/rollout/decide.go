@@ -22,11 +22,8 @@ type Event struct {
 type Decision struct {
 	Status fledgev1alpha1.CanaryStatus
 	// Want is what the cluster must look like for Status (DesiredFor).
-	Want Desired
-	// RoutesMoved is true when this decision changes the routes (a step, a spec change): an
-	// update of the routing objects when it is false repairs someone else's edit.
-	RoutesMoved bool
-	Events      []Event
+	Want   Desired
+	Events []Event
 	// Check, when set, asks for the verdict of the step's checks: run them and decide again
 	// with the verdict in Observation.Checks. Status holds no judgement until then.
 	Check *CheckRequest
@@ -50,10 +47,8 @@ func Decide(obs Observation) Decision {
 	d.decide()
 	d.status.Message = fledgev1alpha1.Bound(d.status.Message, fledgev1alpha1.MaxMessage)
 	setConditions(&d.status, obs.Now, obs.Generation, d.notReady)
-	want, before := DesiredFor(&obs.Spec, &d.status), DesiredFor(&obs.Spec, &obs.Status)
 	return Decision{
-		Status: d.status, Want: want, Events: d.events, Check: d.check, Preflight: d.preflight, RequeueAfter: d.requeue,
-		RoutesMoved: obs.Generation != obs.Status.ObservedGeneration || before.RoutesEnabled != want.RoutesEnabled || !before.Routes.Equal(want.Routes),
+		Status: d.status, Want: DesiredFor(&obs.Spec, &d.status), Events: d.events, Check: d.check, Preflight: d.preflight, RequeueAfter: d.requeue,
 	}
 }
 
@@ -177,6 +172,9 @@ func (d *decider) progress() {
 	}
 	if st.StepIndex == 0 {
 		d.awaitCanary()
+		return
+	}
+	if obs.Generation != obs.Status.ObservedGeneration && d.replan() {
 		return
 	}
 	if st.Paused {

@@ -66,25 +66,6 @@ var _ = Describe("the routes of a rollout", func() {
 		}
 		Expect(s.routes).To(Equal([]rollout.Routes{at(80, 20), at(60, 40), at(40, 60), at(20, 80), at(0, 100)}))
 	})
-
-	It("move with each step and with the spec, and not otherwise", func() {
-		s := newStory().initialised()
-		Expect(s.last.RoutesMoved).To(BeTrue(), "the first routes")
-		s.reconcile()
-		Expect(s.last.RoutesMoved).To(BeFalse(), "nothing changed: an update of the routes now repairs someone's edit")
-		s.newRevision("v2")
-		s.reconcile()
-		Expect(s.last.RoutesMoved).To(BeFalse(), "the rollout starts, but the canary is not ready: the routes stay")
-		s.reconcile()
-		Expect(s.last.RoutesMoved).To(BeTrue(), "the first step")
-		s.now = s.now.Add(30 * time.Second)
-		s.reconcile()
-		Expect(s.last.RoutesMoved).To(BeFalse())
-
-		obs := s.observation()
-		obs.Generation = 2 // the user edited the spec (its hosts, say)
-		Expect(rollout.Decide(obs).RoutesMoved).To(BeTrue())
-	})
 })
 
 var _ = Describe("the settled routes of a deleted Canary", func() {

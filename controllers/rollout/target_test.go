@@ -98,7 +98,6 @@ var _ = Describe("a target deleted mid-rollout", func() {
 		s.target = rollout.Workload{}
 		s.reconcile()
 		Expect(s.last.Want.Routes).To(Equal(split(100, 0)))
-		Expect(s.last.RoutesMoved).To(BeFalse())
 		Expect(condition(s.status, fledgev1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
 	})
 })

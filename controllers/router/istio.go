@@ -145,9 +145,17 @@ func (r *Istio) ensure(ctx context.Context, canary *fledgev1alpha1.Canary, obj c
 	if o, ok := obj.GetAnnotations()[AnnotationOriginal]; ok {
 		original = []byte(o)
 	}
+	// Whether the spec is still the one Fledge last wrote tells a repair of someone else's
+	// edit from a move of Fledge's own that a crash left half done.
+	edited := exists && ownership.ManagedBy(obj) == canary.Name && isEdited(obj)
 	changed, err := mutate(original)
 	if err != nil {
 		return err
+	}
+	if changed || obj.GetAnnotations()[AnnotationWritten] == "" {
+		if err := stampWritten(obj); err != nil {
+			return err
+		}
 	}
 	metaChanged, err := r.own(canary, obj)
 	if err != nil {
@@ -164,20 +172,16 @@ func (r *Istio) ensure(ctx context.Context, canary *fledgev1alpha1.Canary, obj c
 			return fmt.Errorf("update %s %s: %w", kind, key, err)
 		}
 		result.Updated = true
+		result.Repaired = result.Repaired || changed && edited
 	}
 	return nil
 }
 
 // adopt records the spec of a user's object before Fledge changes it.
 func adopt(obj client.Object) error {
-	var spec proto.Message
-	switch o := obj.(type) {
-	case *istionetworkingv1.VirtualService:
-		spec = &o.Spec
-	case *istionetworkingv1.DestinationRule:
-		spec = &o.Spec
-	default:
-		return fmt.Errorf("cannot take over a %T", obj)
+	spec, err := specOf(obj)
+	if err != nil {
+		return err
 	}
 	data, err := json.Marshal(spec)
 	if err != nil {

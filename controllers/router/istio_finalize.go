@@ -74,6 +74,7 @@ func release(obj client.Object, canary *fledgev1alpha1.Canary) {
 	obj.SetLabels(labels)
 	annotations := obj.GetAnnotations()
 	delete(annotations, AnnotationOriginal)
+	delete(annotations, AnnotationWritten)
 	obj.SetAnnotations(annotations)
 	ownership.Release(obj, canary)
 }

@@ -13,9 +13,10 @@ import (
 type Result struct {
 	// Created is true when routing objects were created.
 	Created bool
-	// Updated is true when existing routing objects were changed; when the routes asked for
-	// did not change, that means someone else had edited them and Fledge put them back.
+	// Updated is true when existing routing objects were changed.
 	Updated bool
+	// Repaired is true when one of them had been edited outside Fledge and was put back.
+	Repaired bool
 }
 
 // Router routes a canary's traffic.
@@ -27,6 +28,9 @@ type Router interface {
 	// there were some, else the given routes, which send everything to one version. The
 	// service keeps running.
 	Finalize(ctx context.Context, canary *fledgev1alpha1.Canary, settled rollout.Routes) error
+	// Remove hands routing back to the Service itself, when the Canary is deleted with
+	// revertOnDeletion: the user's original routes are put back, Fledge's own removed.
+	Remove(ctx context.Context, canary *fledgev1alpha1.Canary) error
 }
 
 // ServiceName is the name of the Service, DestinationRule and VirtualService of a canary.

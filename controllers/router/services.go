@@ -17,7 +17,7 @@ import (
 )
 
 // AnnotationOriginalSelector keeps the selector a user's Service had before Fledge took it
-// over, for the record.
+// over, given back when the Canary is deleted with revertOnDeletion.
 const AnnotationOriginalSelector = "fledge.dev/original-selector"
 
 // Services manages a canary's Kubernetes Services: the service itself, which selects the pods
@@ -167,4 +167,50 @@ func selectorString(sel map[string]string) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, ",")
+}
+
+// Restore makes the canary's Service select the target's pods again, with the selector it had
+// before Fledge took it over (or, for a Service Fledge created, the target's own), and hands it
+// back to the user; the target must serve by then. The Services of the two versions are left
+// to the garbage collector, with the Canary.
+func (s *Services) Restore(ctx context.Context, canary *fledgev1alpha1.Canary, targetSelector map[string]string) error {
+	key := client.ObjectKey{Namespace: canary.Namespace, Name: ServiceName(canary)}
+	svc := &corev1.Service{}
+	exists, err := s.get(ctx, key, svc, "Service")
+	if err != nil || !exists || ownership.ManagedBy(svc) != canary.Name {
+		return err
+	}
+	selector := maps.Clone(targetSelector)
+	if original, ok := svc.Annotations[AnnotationOriginalSelector]; ok {
+		if selector, err = parseSelector(original); err != nil {
+			return fmt.Errorf("read the original selector of Service %s: %w", key, err)
+		}
+	}
+	// An original Service without a selector (endpoints of the user's own) gets none back.
+	svc.Spec.Selector = selector
+	delete(svc.Annotations, AnnotationOriginalSelector)
+	delete(svc.Labels, workload.LabelCanary)
+	delete(svc.Labels, workload.LabelManagedBy)
+	delete(svc.Labels, workload.LabelRole)
+	ownership.Release(svc, canary)
+	if err := s.Client.Update(ctx, svc); err != nil {
+		return fmt.Errorf("give Service %s back to the target: %w", key, err)
+	}
+	return nil
+}
+
+// parseSelector reads selectorString's form back.
+func parseSelector(s string) (map[string]string, error) {
+	out := map[string]string{}
+	if s == "" {
+		return out, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%q is not key=value", part)
+		}
+		out[k] = v
+	}
+	return out, nil
 }

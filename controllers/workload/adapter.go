@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -172,4 +173,35 @@ func mergeAnnotations(have, want map[string]string) map[string]string {
 	}
 	maps.Copy(out, want)
 	return out
+}
+
+// ScaleTarget sizes the user's Deployment, which serves again once its Canary is deleted with
+// revertOnDeletion.
+func (d *Deployments) ScaleTarget(ctx context.Context, target *appsv1.Deployment, replicas int32) (bool, error) {
+	if ptr.Deref(target.Spec.Replicas, 1) == replicas {
+		return false, nil
+	}
+	patch := client.MergeFrom(target.DeepCopy())
+	scaled := target.DeepCopy()
+	scaled.Spec.Replicas = ptr.To(replicas)
+	if err := d.Client.Patch(ctx, scaled, patch); err != nil {
+		return false, fmt.Errorf("scale the target %s to %d: %w", target.Name, replicas, err)
+	}
+	return true, nil
+}
+
+// RemoveCanaryCopy deletes the canary copy and its pods (foreground deletion), and reports
+// whether it is gone.
+func (d *Deployments) RemoveCanaryCopy(ctx context.Context, canary *fledgev1alpha1.Canary, set Set) (bool, error) {
+	if set.Canary == nil || !ownership.Controls(set.Canary, canary) {
+		return true, nil
+	}
+	if !set.Canary.DeletionTimestamp.IsZero() {
+		return false, nil // going
+	}
+	err := d.Client.Delete(ctx, set.Canary, client.PropagationPolicy(metav1.DeletePropagationForeground))
+	if err != nil && !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("delete the canary copy %s: %w", set.Canary.Name, err)
+	}
+	return false, nil
 }

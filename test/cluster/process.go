@@ -122,3 +122,20 @@ func withoutEnv(env []string, name string) []string {
 	}
 	return out
 }
+
+// Kill kills the process at once (SIGKILL, as the OOM killer or a lost node would) and waits
+// until it is gone.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// Freeze stops the process where it stands (SIGSTOP), as a long pause of the machine would;
+// Thaw lets it go on.
+func (p *Process) Freeze() error { return p.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Thaw continues a frozen process (SIGCONT).
+func (p *Process) Thaw() error { return p.cmd.Process.Signal(syscall.SIGCONT) }
+
+// Exited is closed once the process has exited.
+func (p *Process) Exited() <-chan struct{} { return p.exited }

@@ -3,6 +3,7 @@ package fakeslack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"syscall"
@@ -123,5 +124,99 @@ func TestWorkDoneThenNoAnswer(t *testing.T) {
 	_, _, err := client(s).PostMessageContext(ctx, Channel, slack.MsgOptionText("x", false))
 	if !errors.Is(err, context.DeadlineExceeded) || len(s.TopLevel()) != 1 {
 		t.Errorf("err = %v with %d messages, want the deadline and the message stored", err, len(s.TopLevel()))
+	}
+}
+
+func TestListPagesThroughChannelsByTypeAndArchive(t *testing.T) {
+	s := New(t)
+	for i := range 5 {
+		s.AddChannel(ChannelInfo{Name: fmt.Sprintf("team-%d", i)})
+	}
+	secret := s.AddChannel(ChannelInfo{ID: "GSECRET01", Name: "secret", Private: true})
+	s.AddChannel(ChannelInfo{Name: "old", Archived: true})
+	api := client(s)
+
+	list := func(params slack.GetConversationsParameters) map[string]string {
+		t.Helper()
+		names := map[string]string{}
+		for range 10 {
+			channels, next, err := api.GetConversations(&params)
+			if err != nil {
+				t.Fatalf("GetConversations: %v", err)
+			}
+			if len(channels) > params.Limit && params.Limit > 0 {
+				t.Fatalf("%d channels in a page of %d", len(channels), params.Limit)
+			}
+			for _, c := range channels {
+				names[c.Name] = c.ID
+			}
+			if next == "" {
+				return names
+			}
+			params.Cursor = next
+		}
+		t.Fatal("the cursor never ended")
+		return nil
+	}
+
+	all := list(slack.GetConversationsParameters{Limit: 2, Types: []string{"public_channel", "private_channel"}, ExcludeArchived: true})
+	if len(all) != 6 || all["team-3"] != "CTEAM30" || all["secret"] != secret.ID || all["old"] != "" {
+		t.Errorf("public and private, archived left out: %v", all)
+	}
+	if public := list(slack.GetConversationsParameters{Limit: 4, Types: []string{"public_channel"}}); len(public) != 6 || public["secret"] != "" || public["old"] == "" {
+		t.Errorf("public, archived included: %v", public)
+	}
+	if s.Calls("conversations.list") != 3+2 {
+		t.Errorf("%d list calls, want 5 pages", s.Calls("conversations.list"))
+	}
+}
+
+// A post to "#name" goes to the ID of the channel of that name, and makes an unknown name a
+// channel that conversations.list shows.
+func TestPostByNameUsesTheListedChannel(t *testing.T) {
+	s := New(t)
+	s.AddChannel(ChannelInfo{ID: "CDEPLOY042", Name: "deploys"})
+	api := client(s)
+	if ch, _, err := api.PostMessage("#deploys", slack.MsgOptionText("x", false)); err != nil || ch != "CDEPLOY042" {
+		t.Errorf("post to #deploys went to %s, %v", ch, err)
+	}
+	if ch, _, err := api.PostMessage("#fresh", slack.MsgOptionText("x", false)); err != nil || ch != "CFRESH0" {
+		t.Errorf("post to #fresh went to %s, %v", ch, err)
+	}
+	if ch, _, err := api.PostMessage("#web-deploys", slack.MsgOptionText("x", false)); err != nil || ch != "CWEBDEPLOYS" {
+		t.Errorf("post to #web-deploys went to %s, %v", ch, err)
+	}
+	channels, _, err := api.GetConversations(&slack.GetConversationsParameters{})
+	if err != nil || len(channels) != 3 || channels[1].ID != "CFRESH0" || channels[1].Name != "fresh" {
+		t.Errorf("listed %+v, %v", channels, err)
+	}
+}
+
+func TestHistoryPagesNewestFirstWithCursor(t *testing.T) {
+	s := New(t)
+	for i := range 7 {
+		s.Seed(Message{Channel: Channel, Text: fmt.Sprint(i)})
+	}
+	s.Seed(Message{Channel: "COTHER0001", Text: "elsewhere"})
+	params := &slack.GetConversationHistoryParameters{ChannelID: Channel, Limit: 3}
+	var texts []string
+	for range 10 {
+		h, err := client(s).GetConversationHistory(params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range h.Messages {
+			texts = append(texts, m.Text)
+		}
+		if !h.HasMore {
+			if h.ResponseMetaData.NextCursor != "" {
+				t.Errorf("a cursor on the last page: %q", h.ResponseMetaData.NextCursor)
+			}
+			break
+		}
+		params.Cursor = h.ResponseMetaData.NextCursor
+	}
+	if got := strings.Join(texts, ","); got != "6,5,4,3,2,1,0" {
+		t.Errorf("history = %s", got)
 	}
 }

@@ -1,6 +1,7 @@
 // Package fakeslack plays Slack for tests: a stateful Web API server that stores what Fledge
-// posts (chat.postMessage, chat.update, conversations.replies, conversations.history) and an
-// incoming-webhook receiver, both with fault injection: HTTP statuses, rate limits with
+// posts (chat.postMessage, chat.update, conversations.replies, conversations.history,
+// conversations.list) and an incoming-webhook receiver, both with fault injection: HTTP
+// statuses, rate limits with
 // Retry-After, Slack error codes, calls that hang, lost responses, and outages (every call
 // fails, or the address refuses connections) that end.
 //
@@ -28,7 +29,8 @@ const (
 	// Token is the bot token the server accepts (until SetToken); any other is invalid_auth.
 	Token = "xoxb-1234-5678-GOODtokenVALUE"
 	// Channel is a channel ID to post to. Any ID works except MissingChannel; a "#name" is
-	// answered with the ID "C" + NAME, as Slack answers with IDs.
+	// answered with the ID of the channel of that name (see AddChannel), else with NameID(name),
+	// as Slack answers with IDs.
 	Channel = "CFLEDGE001"
 	// MissingChannel answers channel_not_found.
 	MissingChannel = "CMISSING01"
@@ -43,7 +45,8 @@ type Server struct {
 	mu       sync.Mutex
 	token    string
 	messages []*Message
-	epoch    int64 // timestamps are epoch.000001, epoch.000002, ...: unique and recent
+	channels []ChannelInfo // in the order they became known
+	epoch    int64         // timestamps are epoch.000001, epoch.000002, ...: unique and recent
 	nextTS   int
 	faults   faults
 }
@@ -60,6 +63,12 @@ type Message struct {
 	// Updates counts the chat.update calls that changed the message.
 	Updates int
 	Deleted bool
+}
+
+// ChannelInfo is a channel as conversations.list shows it.
+type ChannelInfo struct {
+	ID, Name          string
+	Private, Archived bool
 }
 
 // Content is a message's text, blocks and metadata at one time.
@@ -104,6 +113,7 @@ func Start() (*Server, error) {
 	mux.Handle("/api/chat.update", s.handler("chat.update", s.update))
 	mux.Handle("/api/conversations.replies", s.handler("conversations.replies", s.replies))
 	mux.Handle("/api/conversations.history", s.handler("conversations.history", s.history))
+	mux.Handle("/api/conversations.list", s.handler("conversations.list", s.list))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, map[string]any{"ok": false, "error": "unknown_method"})
 	})
@@ -212,6 +222,45 @@ func (s *Server) filter(keep func(*Message) bool) []Message {
 	return out
 }
 
+// NameID is the ID the fake gives a channel known by name only: "C" and the name's letters and
+// digits in upper case ("#deploys" is CDEPLOYS), padded with zeros to look like a Slack ID.
+func NameID(name string) string {
+	id := "C" + strings.ToUpper(strings.Map(func(r rune) rune {
+		if (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return -1
+	}, strings.TrimPrefix(name, "#")))
+	for len(id) < 7 {
+		id += "0"
+	}
+	return id
+}
+
+// AddChannel makes a channel known: conversations.list lists it, and posts to "#" + its name
+// go to its ID. An empty ID is NameID(name). A channel also becomes known when a message is
+// posted to its "#name". It returns the channel as stored.
+func (s *Server) AddChannel(c ChannelInfo) ChannelInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addChannel(c)
+}
+
+func (s *Server) addChannel(c ChannelInfo) ChannelInfo {
+	c.Name = strings.TrimPrefix(c.Name, "#")
+	if c.ID == "" {
+		c.ID = NameID(c.Name)
+	}
+	for i, known := range s.channels {
+		if known.ID == c.ID {
+			s.channels[i] = c
+			return c
+		}
+	}
+	s.channels = append(s.channels, c)
+	return c
+}
+
 // Seed stores m as if it had been posted, with the next timestamp, and returns the stored copy.
 func (s *Server) Seed(m Message) Message {
 	s.mu.Lock()
@@ -300,19 +349,26 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// resolveChannel answers "#name" with an ID, the way Slack does.
-func resolveChannel(ch string) string {
-	if name, ok := strings.CutPrefix(ch, "#"); ok {
-		return "C" + strings.ToUpper(name)
+// resolveChannel answers "#name" with an ID, the way Slack does: the ID of the channel of that
+// name, or of a new channel NameID(name). The caller holds s.mu.
+func (s *Server) resolveChannel(ch string) string {
+	name, ok := strings.CutPrefix(ch, "#")
+	if !ok {
+		return ch
 	}
-	return ch
+	for _, c := range s.channels {
+		if strings.EqualFold(c.Name, name) {
+			return c.ID
+		}
+	}
+	return s.addChannel(ChannelInfo{Name: name}).ID
 }
 
 func (s *Server) postMessage(form map[string][]string) map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := &Message{
-		Channel:   resolveChannel(get(form, "channel")),
+		Channel:   s.resolveChannel(get(form, "channel")),
 		TS:        s.newTS(),
 		ThreadTS:  get(form, "thread_ts"),
 		Text:      get(form, "text"),
@@ -377,18 +433,56 @@ func (s *Server) history(form map[string][]string) map[string]any {
 	return page(msgs, form)
 }
 
-func page(msgs []map[string]any, form map[string][]string) map[string]any {
+// list pages through the known channels in the order they became known, with an offset as
+// cursor, honouring types (public_channel, private_channel; both when absent) and
+// exclude_archived. Like Slack, it may return fewer than limit channels, and it refuses a limit
+// above 1000.
+func (s *Server) list(form map[string][]string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	types := get(form, "types")
+	if types == "" {
+		types = "public_channel,private_channel"
+	}
+	wanted := strings.Split(types, ",")
+	excludeArchived := get(form, "exclude_archived") == "true" || get(form, "exclude_archived") == "1"
+	if limit, _ := strconv.Atoi(get(form, "limit")); limit > 1000 {
+		return map[string]any{"ok": false, "error": "invalid_limit"}
+	}
+	var channels []map[string]any
+	for _, c := range s.channels {
+		kind := map[bool]string{false: "public_channel", true: "private_channel"}[c.Private]
+		if !slices.Contains(wanted, kind) || (excludeArchived && c.Archived) {
+			continue
+		}
+		channels = append(channels, map[string]any{
+			"id": c.ID, "name": c.Name, "is_channel": true, "is_private": c.Private, "is_archived": c.Archived,
+		})
+	}
+	resp := page(channels, form)
+	resp["channels"] = resp["messages"]
+	delete(resp, "messages")
+	return resp
+}
+
+// page answers one page of items, as "messages", with an offset as cursor. Like Slack, it
+// always sets response_metadata, with an empty next_cursor on the last page.
+func page(items []map[string]any, form map[string][]string) map[string]any {
 	from, _ := strconv.Atoi(get(form, "cursor"))
 	limit, _ := strconv.Atoi(get(form, "limit"))
 	if limit <= 0 {
 		limit = 100
 	}
-	to := min(from+limit, len(msgs))
-	resp := map[string]any{"ok": true, "messages": msgs[min(from, len(msgs)):to], "has_more": to < len(msgs)}
-	if to < len(msgs) {
-		resp["response_metadata"] = map[string]any{"next_cursor": strconv.Itoa(to)}
+	from = min(max(from, 0), len(items))
+	to := min(from+limit, len(items))
+	next := ""
+	if to < len(items) {
+		next = strconv.Itoa(to)
 	}
-	return resp
+	return map[string]any{
+		"ok": true, "messages": items[from:to], "has_more": to < len(items),
+		"response_metadata": map[string]any{"next_cursor": next},
+	}
 }
 
 // wire is a message as the Web API returns it.

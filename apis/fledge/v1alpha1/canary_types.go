@@ -41,6 +41,16 @@ type CanarySpec struct {
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
+	// revertOnDeletion gives the application back to the target when the Canary is deleted:
+	// the target is scaled up to the primary's size, once it serves the VirtualService and
+	// DestinationRule are handed back (the user's put back, Fledge's deleted) and the Service
+	// selects the target's pods again, then the primary and Fledge's other objects are
+	// deleted. It is off by default: the version last promoted keeps serving from the primary,
+	// behind the same Service and routes, and nothing is redeployed. A target that carries a
+	// revision other than the last promoted one (an aborted rollout) is not reverted to.
+	// +optional
+	RevertOnDeletion bool `json:"revertOnDeletion,omitempty"`
+
 	// progressDeadlineSeconds is how long a new revision may take to become ready, and how long a
 	// step may wait for enough traffic, before the rollout is aborted.
 	// +optional
@@ -201,6 +211,12 @@ type CanaryStatus struct {
 	// notifications is the outbox of the Canary's alerts.
 	// +optional
 	Notifications *NotificationsStatus `json:"notifications,omitempty"`
+
+	// events are the Kubernetes Events of the last decision that made any, recorded with it, so
+	// that a manager that crashed before it created them creates them after its restart (each
+	// Event is named after its sequence number: it is never created twice).
+	// +optional
+	Events *TransitionEvents `json:"events,omitempty"`
 
 	// message says, for a person, why the Canary is where it is.
 	// +optional

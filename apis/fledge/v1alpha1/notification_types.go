@@ -76,4 +76,10 @@ type ProviderDelivery struct {
 	// lastError says why the last one failed.
 	// +optional
 	LastError string `json:"lastError,omitempty"`
+	// attempts counts the tries at the notification after seq once it is being retried, the
+	// try under way included; it is zero when the first try went through, and goes back to
+	// zero once the notification is delivered or given up on.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Attempts int32 `json:"attempts,omitempty"`
 }

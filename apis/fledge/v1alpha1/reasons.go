@@ -28,6 +28,9 @@ const (
 	ReasonRequestRejected = "RequestRejected"
 	// ReasonReplicasAdjusted: each version now runs the replicas the target asks for.
 	ReasonReplicasAdjusted = "ReplicasAdjusted"
+	// ReasonReplanned: the step plan was edited during a rollout, which goes on from the
+	// weight it had reached.
+	ReasonReplanned = "Replanned"
 )
 
 // Reasons of the Ready condition (and of its Warning events) when a Canary cannot be acted
@@ -52,6 +55,10 @@ const (
 	ReasonRoutesRepaired = "RoutesRepaired"
 	// ReasonFinalized: the Canary was deleted and the routes handed back.
 	ReasonFinalized = "Finalized"
+	// ReasonReverting: a Canary deleted with revertOnDeletion waits for its target to serve.
+	ReasonReverting = "Reverting"
+	// ReasonNotReverted: a Canary deleted with revertOnDeletion left the primary serving.
+	ReasonNotReverted = "NotReverted"
 )
 
 // IsRolloutTransition reports whether an event of this reason belongs to a rollout's story,

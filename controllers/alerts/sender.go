@@ -1,0 +1,44 @@
+package alerts
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/notifiers"
+)
+
+// sender builds the Slack sender of an AlertProvider, with the credentials of its Secret. A
+// bot is told the channel ID its provider recorded last, so that a channel configured by name
+// needs no lookup once a message was posted there.
+func (d *Dispatcher) sender(ctx context.Context, target Target, progress fledgev1alpha1.ProviderDelivery) (notifiers.Sender, error) {
+	ap := &fledgev1alpha1.AlertProvider{}
+	if err := d.Client.Get(ctx, client.ObjectKey{Namespace: target.Namespace, Name: target.Name}, ap); err != nil {
+		return nil, fmt.Errorf("AlertProvider %s: %w", target.Key, err)
+	}
+	ref := ap.Spec.WebhookURL
+	if ap.Spec.BotToken != nil {
+		ref = ap.Spec.BotToken
+	}
+	if ref == nil {
+		return nil, fmt.Errorf("AlertProvider %s has neither botToken nor webhookURL", target.Key)
+	}
+	secret := &corev1.Secret{}
+	if err := d.APIReader.Get(ctx, client.ObjectKey{Namespace: ap.Namespace, Name: ref.SecretName}, secret); err != nil {
+		return nil, fmt.Errorf("the Secret %s/%s of AlertProvider %s: %w", ap.Namespace, ref.SecretName, target.Key, err)
+	}
+	value := string(secret.Data[ref.Key])
+	if value == "" {
+		return nil, fmt.Errorf("the Secret %s/%s of AlertProvider %s has no key %q", ap.Namespace, ref.SecretName, target.Key, ref.Key)
+	}
+	if ap.Spec.BotToken != nil {
+		return notifiers.NewSlackBot(notifiers.BotConfig{
+			Token: value, Channel: ap.Spec.Channel, KnownChannelID: progress.Channel,
+			Username: ap.Spec.Username, IconEmoji: ap.Spec.IconEmoji, APIURL: d.SlackAPIURL,
+		})
+	}
+	return notifiers.NewSlackWebhook(notifiers.WebhookConfig{URL: value, Channel: ap.Spec.Channel, Username: ap.Spec.Username, IconEmoji: ap.Spec.IconEmoji})
+}

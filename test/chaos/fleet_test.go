@@ -1,0 +1,182 @@
+package chaos_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"fledge.dev/fledge/test/cluster"
+)
+
+// Lease timings of the suite's managers: short, so that a killed leader's lease passes in
+// seconds, not the default 15.
+const (
+	leaseDuration = 4 * time.Second
+	renewDeadline = 3 * time.Second
+	retryPeriod   = time.Second
+)
+
+// replica is one manager process that a supervisor restarts when it dies, as the kubelet
+// restarts a pod's container: each start has a log of its own.
+type replica struct {
+	name string
+
+	mu      sync.Mutex
+	proc    *cluster.Process
+	starts  int
+	killed  bool // the suite killed the current process
+	stopped bool
+	// exitAfter, when set, makes the next start kill itself after that many writes.
+	exitAfter int
+	// selfKills counts the processes that died after their N-th write; kills those the
+	// suite killed.
+	selfKills, kills int
+	logs             []string
+}
+
+func startReplica(name string) *replica {
+	GinkgoHelper()
+	r := &replica{name: name}
+	Expect(r.start()).To(Succeed())
+	DeferCleanup(r.stop)
+	return r
+}
+
+func (r *replica) start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return nil
+	}
+	r.starts++
+	logName := fmt.Sprintf("%s-%03d", r.name, r.starts)
+	var env []string
+	if r.exitAfter > 0 {
+		env = append(env, fmt.Sprintf("FLEDGE_FAULT_EXIT_AFTER_WRITES=%d", r.exitAfter))
+		r.exitAfter = 0
+	}
+	proc, err := cluster.StartProcessEnv(work, logName, managerBinary, env,
+		"--kubeconfig="+managerKubeconfig,
+		"--leader-elect=true",
+		"--leader-election-namespace="+cluster.ManagerNamespace,
+		"--leader-election-lease-duration="+leaseDuration.String(),
+		"--leader-election-renew-deadline="+renewDeadline.String(),
+		"--leader-election-retry-period="+retryPeriod.String(),
+		"--metrics-bind-address=0",
+		"--health-probe-bind-address=0",
+		"--prometheus-address="+prom.URL,
+		"--slack-api-url="+slack.URL(),
+		"--default-alert-provider="+alertNamespace+"/slack",
+		"--cluster-name=chaos",
+		"--notification-timeout=5m",
+	)
+	if err != nil {
+		return err
+	}
+	r.proc, r.killed = proc, false
+	r.logs = append(r.logs, work+"/"+logName+".log")
+	go r.supervise(proc)
+	return nil
+}
+
+// supervise restarts the replica when its process dies, after a short back-off.
+func (r *replica) supervise(proc *cluster.Process) {
+	<-proc.Exited()
+	r.mu.Lock()
+	if r.proc != proc || r.stopped {
+		r.mu.Unlock()
+		return
+	}
+	if !r.killed {
+		r.selfKills++
+	}
+	r.mu.Unlock()
+	time.Sleep(300 * time.Millisecond)
+	_ = r.start()
+}
+
+// kill kills the running process (SIGKILL); with exitAfter > 0, the next process kills
+// itself after that many writes.
+func (r *replica) kill(exitAfter int) {
+	r.mu.Lock()
+	proc := r.proc
+	r.killed, r.exitAfter = true, exitAfter
+	r.kills++
+	r.mu.Unlock()
+	proc.Kill()
+}
+
+func (r *replica) current() *cluster.Process {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.proc
+}
+
+func (r *replica) stop() {
+	r.mu.Lock()
+	r.stopped = true
+	proc := r.proc
+	r.mu.Unlock()
+	proc.Kill()
+}
+
+func (r *replica) counts() (starts, kills, selfKills int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.starts, r.kills, r.selfKills
+}
+
+// identity is the leader-election identity of the replica's current process, from its log.
+func (r *replica) identity() string {
+	log, err := r.current().Log()
+	if err != nil {
+		return ""
+	}
+	if m := identityLine.FindStringSubmatch(log); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// leads reports whether the replica's current process holds the leader lease.
+func (r *replica) leads(ctx context.Context) bool {
+	id := r.identity()
+	return id != "" && leaseHolder(ctx) == id
+}
+
+var identityLine = regexp.MustCompile(`candidate for the leader lease.*"identity":\s*"([^"]+)"`)
+
+// writesAfter lists the writes to the API server a process's log shows it started after t,
+// leaving out the leader elector's own (a leader that lost its lease still tries to renew).
+func writesAfter(logPath string, t time.Time) ([]string, error) {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	scan := bufio.NewScanner(f)
+	scan.Buffer(make([]byte, 1<<20), 1<<20)
+	for scan.Scan() {
+		line := scan.Text()
+		// fledge-fault: write N TIME METHOD PATH CODE
+		fields := strings.Fields(strings.TrimPrefix(line, "fledge-fault: write "))
+		if !strings.HasPrefix(line, "fledge-fault: write ") || len(fields) < 5 {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, fields[1])
+		if err != nil || !at.After(t) || strings.Contains(fields[3], "/apis/coordination.k8s.io/") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return out, scan.Err()
+}
