@@ -85,7 +85,7 @@ CHAOS_FLAGS ?= -chaos.rollouts=1000 -chaos.apps=20
 .PHONY: chaos
 chaos: ## The fault suite's long profile: rollouts while the manager is killed and the control plane freezes; prints the counts.
 	$(MAKE) --no-print-directory -j$(ASSETS_JOBS) assets
-	go test -count=1 -timeout 150m ./test/chaos/ -args $(CHAOS_FLAGS) -ginkgo.v
+	go test -count=1 -v -timeout 150m ./test/chaos/ -args $(CHAOS_FLAGS)
 
 .PHONY: test-unit
 test-unit: ## Run the tests that need no control plane (quick): -short skips every suite that starts the local stack.
