@@ -119,7 +119,7 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	// is refused before anything acts on it. What act does is derived from the recorded status
 	// alone (Decision.Want), so a crash between the write and the acts is carried through by
 	// the next reconcile from the same status, never undone by a second judgement.
-	recovered := holdApplyFailure(&canary.Status, &decision.Status)
+	wanted := holdApplyFailure(&canary.Status, &decision.Status)
 	if err := r.writeStatus(ctx, canary, decision.Status); err != nil {
 		if apierrors.IsConflict(err) {
 			// Someone wrote the Canary since the cache gave it to us: decide again on theirs.
@@ -138,16 +138,17 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		}
 		return reconcile.Result{}, errors.Join(err, r.reportProblem(ctx, canary, fledgev1alpha1.ReasonApplyFailed, err.Error()))
 	}
-	if recovered != nil {
+	if wanted != nil {
 		// The acts that had failed went through: the Canary is what the decision says again.
-		if err := r.writeStatus(ctx, canary, *recovered); err != nil && !apierrors.IsConflict(err) {
+		if err := r.writeStatus(ctx, canary, *wanted); err != nil && !apierrors.IsConflict(err) {
 			return reconcile.Result{}, err
 		}
 	}
-	if eventsBehind {
-		return reconcile.Result{RequeueAfter: eventsRetry}, nil
+	requeue := decision.RequeueAfter
+	if eventsBehind && (requeue == 0 || requeue > eventsRetry) {
+		requeue = eventsRetry
 	}
-	return reconcile.Result{RequeueAfter: decision.RequeueAfter}, nil
+	return reconcile.Result{RequeueAfter: requeue}, nil
 }
 
 // eventsRetry is how soon a Canary whose Events could not all be created looks again.

@@ -49,7 +49,7 @@ var _ = Describe("deleting a Canary with revertOnDeletion", func() {
 
 		target := a.deployment(ctx, "web")
 		Expect(*target.Spec.Replicas).To(Equal(int32(2)), "the target runs the primary's replicas")
-		Expect(target.Status.AvailableReplicas).To(Equal(int32(2)), "the target served before the Service was handed to it")
+		Expect(target.Status.AvailableReplicas).To(Equal(int32(2)), "the target serves")
 		Expect(target.Spec.Template.Spec.Containers[0].Image).To(Equal("example.com/web:v2"))
 		svc := &corev1.Service{}
 		Expect(k8s.Get(ctx, a.key(), svc)).To(Succeed())

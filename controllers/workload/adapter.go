@@ -124,16 +124,7 @@ func (d *Deployments) scale(ctx context.Context, canary *fledgev1alpha1.Canary, 
 
 // ScaleDownTarget keeps the user's Deployment at zero replicas: its pods would get no traffic.
 func (d *Deployments) ScaleDownTarget(ctx context.Context, target *appsv1.Deployment) (bool, error) {
-	if ptr.Deref(target.Spec.Replicas, 1) == 0 {
-		return false, nil
-	}
-	patch := client.MergeFrom(target.DeepCopy())
-	scaled := target.DeepCopy()
-	scaled.Spec.Replicas = ptr.To[int32](0)
-	if err := d.Client.Patch(ctx, scaled, patch); err != nil {
-		return false, fmt.Errorf("scale the target %s to zero: %w", target.Name, err)
-	}
-	return true, nil
+	return d.ScaleTarget(ctx, target, 0)
 }
 
 // Finalize deletes the canary copy and leaves the primary running, no longer owned by the

@@ -25,7 +25,7 @@ func leaseHolder(ctx context.Context) string {
 }
 
 var _ = Describe("two replicas, one of them frozen while it leads", func() {
-	It("let the other take over, and the old leader, once thawed, writes nothing and posts nothing", func(ctx context.Context) {
+	It("let the other take over; the old leader, once thawed, writes nothing and steps down, and Slack hears each turn once", func(ctx context.Context) {
 		rec := startRecorder(ctx)
 		replicas := []*replica{startReplica("replica-a"), startReplica("replica-b")}
 		apps := make([]*chaosApp, 3)
