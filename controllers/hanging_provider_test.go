@@ -18,11 +18,14 @@ import (
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 )
 
-// silentServer accepts connections and never answers: a Prometheus that hangs.
+// silentServer accepts connections, reads what comes, and never answers: a Prometheus or a
+// webhook that hangs. It counts the connections its clients hold open.
 type silentServer struct {
 	listener net.Listener
 	mu       sync.Mutex
 	conns    []net.Conn
+	// open and mostOpen are the connections open now, and the most that were at once.
+	open, mostOpen int
 }
 
 func startSilentServer() *silentServer {
@@ -38,11 +41,36 @@ func startSilentServer() *silentServer {
 			}
 			s.mu.Lock()
 			s.conns = append(s.conns, c)
+			s.open++
+			s.mostOpen = max(s.mostOpen, s.open)
 			s.mu.Unlock()
+			go s.drain(c)
 		}
 	}()
 	return s
 }
+
+// drain reads c until its client closes it (or gives up on it).
+func (s *silentServer) drain(c net.Conn) {
+	buf := make([]byte, 4096)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			break
+		}
+	}
+	s.mu.Lock()
+	s.open--
+	s.mu.Unlock()
+}
+
+// connections are the connections open now, and the most that were open at once.
+func (s *silentServer) connections() (open, most int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.open, s.mostOpen
+}
+
+func (s *silentServer) url() string { return "http://" + s.listener.Addr().String() }
 
 func (s *silentServer) accepted() int {
 	s.mu.Lock()

@@ -59,8 +59,15 @@ func newApp(ctx context.Context, opts ...appOption) *app {
 // newAppIn is newApp in an existing namespace.
 func newAppIn(ctx context.Context, namespace string, opts ...appOption) *app {
 	GinkgoHelper()
-	a := &app{ns: namespace, name: "web"}
-	labels := map[string]string{"app": "web"}
+	return newNamedAppIn(ctx, namespace, "web", opts...)
+}
+
+// newNamedAppIn is newAppIn with a Deployment and Canary called name (pods labelled
+// app=name), for several applications in one namespace.
+func newNamedAppIn(ctx context.Context, namespace, name string, opts ...appOption) *app {
+	GinkgoHelper()
+	a := &app{ns: namespace, name: name}
+	labels := map[string]string{"app": name}
 	deploy := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: a.name},
 		Spec: appsv1.DeploymentSpec{

@@ -18,8 +18,10 @@ import (
 // Built with -tags faults for the fault suite only (test/chaos): the manager logs every write
 // it sends to the API server, and with FLEDGE_FAULT_EXIT_AFTER_WRITES=N it kills itself
 // (SIGKILL, as the kernel's OOM killer or a node failure would) right after the answer to its
-// N-th write, so that a suite can stop it between any two writes of one reconcile.
+// N-th write, so that a suite can stop it between any two writes of one reconcile. With
+// FLEDGE_FAULT_UNFENCED set it runs without its fence (a check of the suite, never a mode).
 func init() {
+	faultUnfenced = os.Getenv("FLEDGE_FAULT_UNFENCED") != ""
 	exitAfter, _ := strconv.ParseInt(os.Getenv("FLEDGE_FAULT_EXIT_AFTER_WRITES"), 10, 64)
 	faultHooks = func(cfg *rest.Config) {
 		var writes atomic.Int64

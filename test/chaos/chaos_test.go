@@ -13,10 +13,17 @@ import (
 
 // faults counts what the suite did to the stack.
 type faults struct {
-	Kills, KillsAtAWrite, EtcdFreezes, APIServerFreezes int
+	Kills, KillsAtAWrite, EtcdFreezes, APIServerFreezes, APIServerRestarts int
 }
 
-var _ = Describe("rollouts through a manager killed at random, between any two writes, and a frozen control plane", func() {
+// everyFaultOnce are draws that pick each kind of fault below in turn.
+var everyFaultOnce = []float64{0.97, 0.1, 0.5, 0.8, 0.9}
+
+func (f faults) count() int {
+	return f.Kills + f.EtcdFreezes + f.APIServerFreezes + f.APIServerRestarts
+}
+
+var _ = Describe("rollouts through a manager killed at random, between any two writes, and a control plane frozen and restarted", func() {
 	It("end as their metrics call for, never go back, never repeat or skip a step, and tell each turn once", func(ctx context.Context) {
 		seed := *seedFlag
 		if seed == 0 {
@@ -53,7 +60,7 @@ var _ = Describe("rollouts through a manager killed at random, between any two w
 		done := make(chan struct{})
 		go func() { running.Wait(); close(done) }()
 
-		By("killing the manager, also right after its N-th write, and freezing etcd and kube-apiserver, until the last rollout ends")
+		By("killing the manager, also right after its N-th write, freezing etcd and kube-apiserver, and restarting kube-apiserver, until the last rollout ends")
 		var f faults
 		chaos := rand.New(rand.NewPCG(uint64(seed), 3))
 	loop:
@@ -71,7 +78,11 @@ var _ = Describe("rollouts through a manager killed at random, between any two w
 				break loop
 			case <-time.After(time.Duration(500+chaos.IntN(3500)) * time.Millisecond):
 			}
-			switch p := chaos.Float64(); {
+			p := chaos.Float64()
+			if f.count() < len(everyFaultOnce) {
+				p = everyFaultOnce[f.count()] // whatever the seed, each kind of fault at least once
+			}
+			switch {
 			case p < 0.45:
 				manager.kill(0)
 				f.Kills++
@@ -84,9 +95,13 @@ var _ = Describe("rollouts through a manager killed at random, between any two w
 			case p < 0.88:
 				Expect(stack.FreezeEtcd(time.Duration(1000+chaos.IntN(2000)) * time.Millisecond)).To(Succeed())
 				f.EtcdFreezes++
-			default:
+			case p < 0.94:
 				Expect(stack.FreezeAPIServer(time.Duration(1000+chaos.IntN(2000)) * time.Millisecond)).To(Succeed())
 				f.APIServerFreezes++
+			default:
+				// Down for a moment, then up again: every connection and watch breaks.
+				Expect(stack.RestartAPIServer(time.Duration(chaos.IntN(2000)) * time.Millisecond)).To(Succeed())
+				f.APIServerRestarts++
 			}
 		}
 
@@ -100,12 +115,12 @@ var _ = Describe("rollouts through a manager killed at random, between any two w
 			return t.zero()
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 		starts, _, selfKills := manager.counts()
-		summary := fmt.Sprintf("%s; manager starts %d, kills %d (%d of them arming a kill right after the next process's N-th write; %d processes died on their own), leader changes %d, etcd freezes %d, kube-apiserver freezes %d",
-			t.counts(), starts, f.Kills, f.KillsAtAWrite, selfKills, rec.leaderChanges(), f.EtcdFreezes, f.APIServerFreezes)
+		summary := fmt.Sprintf("%s; manager starts %d, kills %d (%d of them arming a kill right after the next process's N-th write; %d processes died on their own), leader changes %d, etcd freezes %d, kube-apiserver freezes %d, kube-apiserver restarts %d",
+			t.counts(), starts, f.Kills, f.KillsAtAWrite, selfKills, rec.leaderChanges(), f.EtcdFreezes, f.APIServerFreezes, f.APIServerRestarts)
 		AddReportEntry("chaos", summary)
 		GinkgoWriter.Println("chaos:", summary)
 		fmt.Println("chaos:", summary)
 		Expect(t.Rollouts).To(BeNumerically(">=", *rolloutsFlag))
 		Expect(f.Kills).To(BeNumerically(">", 0), "the run killed nothing")
-	}, NodeTimeout(60*time.Minute))
+	}, NodeTimeout(140*time.Minute)) // make chaos's go test -timeout is 150m
 })

@@ -63,6 +63,9 @@ func (r *replica) start() error {
 		env = append(env, fmt.Sprintf("FLEDGE_FAULT_EXIT_AFTER_WRITES=%d", r.exitAfter))
 		r.exitAfter = 0
 	}
+	if *unfencedFlag {
+		env = append(env, "FLEDGE_FAULT_UNFENCED=1")
+	}
 	proc, err := cluster.StartProcessEnv(work, logName, managerBinary, env,
 		"--kubeconfig="+managerKubeconfig,
 		"--leader-elect=true",

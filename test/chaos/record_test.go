@@ -2,25 +2,22 @@ package chaos_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
-	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	coordinationv1 "k8s.io/api/coordination/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 	"fledge.dev/fledge/controllers/workload"
+	"fledge.dev/fledge/test/cluster"
 )
 
 // state is what one write left of a Canary's status.
@@ -31,8 +28,8 @@ type state struct {
 	Weight    int32
 }
 
-// recorder keeps, from watches that resume where they stopped (RetryWatcher), every write to
-// the VirtualServices and Canaries of the suite and to the leader Lease.
+// recorder keeps, from etcd's watch, every write to the VirtualServices and Canaries of the
+// suite and to the leader Lease.
 type recorder struct {
 	mu sync.Mutex
 	// weights are the canary weights each VirtualService took, in order (one per write that
@@ -49,79 +46,72 @@ type recorder struct {
 func startRecorder(ctx context.Context) *recorder {
 	GinkgoHelper()
 	r := &recorder{weights: map[string][]int32{}, states: map[string][]state{}}
-	istio, err := istioclient.NewForConfig(stack.Config)
+	// etcd's own watch, not kube-apiserver's: the suite restarts kube-apiserver, whose watch
+	// cache then serves only what happened since it started (an older resourceVersion is
+	// 410 Gone), while etcd keeps every revision for a watch that is already open.
+	etcd, err := clientv3.New(clientv3.Config{Endpoints: []string{stack.EtcdEndpoint()}, DialTimeout: 10 * time.Second})
 	Expect(err).NotTo(HaveOccurred())
-	kube, err := kubernetes.NewForConfig(stack.Config)
+	DeferCleanup(etcd.Close)
+	now, err := etcd.Get(ctx, "/registry/", clientv3.WithPrefix(), clientv3.WithCountOnly())
 	Expect(err).NotTo(HaveOccurred())
-	managed := workload.LabelManagedBy + "=" + workload.ManagedByFledge
+	from := now.Header.Revision + 1
 
-	watchFrom(ctx, r, func(ctx context.Context) (string, error) {
-		l, err := istio.NetworkingV1().VirtualServices("").List(ctx, metav1.ListOptions{LabelSelector: managed, Limit: 1})
-		if err != nil {
-			return "", err
+	watchEtcd(ctx, r, etcd, "/registry/networking.istio.io/virtualservices/", from, func(value []byte) error {
+		vs := &istionetworkingv1.VirtualService{}
+		if err := json.Unmarshal(value, vs); err != nil {
+			return err
 		}
-		return l.ResourceVersion, nil
-	}, func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-		opts.LabelSelector = managed
-		return istio.NetworkingV1().VirtualServices("").Watch(ctx, opts)
-	}, func(obj runtime.Object) {
-		vs := obj.(*istionetworkingv1.VirtualService)
-		if vs.Name != "web" {
-			return // the fault-injection gate's
+		if vs.Labels[workload.LabelManagedBy] != workload.ManagedByFledge || vs.Name != "web" {
+			return nil // the user's own, and the fault-injection gate's
 		}
 		r.addWeight(vs.Namespace+"/"+vs.Name, canaryWeight(vs))
+		return nil
 	})
-	watcher, err := client.NewWithWatch(stack.Config, client.Options{Scheme: stack.Scheme})
-	Expect(err).NotTo(HaveOccurred())
-	watchFrom(ctx, r, func(ctx context.Context) (string, error) {
-		l := &fledgev1alpha1.CanaryList{}
-		if err := watcher.List(ctx, l, client.Limit(1)); err != nil {
-			return "", err
+	watchEtcd(ctx, r, etcd, "/registry/fledge.dev/canaries/", from, func(value []byte) error {
+		c := &fledgev1alpha1.Canary{}
+		if err := json.Unmarshal(value, c); err != nil {
+			return err
 		}
-		return l.ResourceVersion, nil
-	}, func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-		return watcher.Watch(ctx, &fledgev1alpha1.CanaryList{}, &client.ListOptions{Raw: &opts})
-	}, func(obj runtime.Object) {
-		c := obj.(*fledgev1alpha1.Canary)
 		r.addState(c.Namespace+"/"+c.Name, state{RolloutID: c.Status.RolloutID, Phase: c.Status.Phase, Step: c.Status.StepIndex, Weight: c.Status.CanaryWeight})
+		return nil
 	})
-	watchFrom(ctx, r, func(ctx context.Context) (string, error) {
-		l, err := kube.CoordinationV1().Leases("fledge-system").List(ctx, metav1.ListOptions{Limit: 1})
+	// Built-in kinds are stored as protobuf.
+	decoder := serializer.NewCodecFactory(stack.Scheme).UniversalDeserializer()
+	watchEtcd(ctx, r, etcd, "/registry/leases/"+cluster.ManagerNamespace+"/fledge.dev", from, func(value []byte) error {
+		obj, _, err := decoder.Decode(value, nil, nil)
 		if err != nil {
-			return "", err
+			return err
 		}
-		return l.ResourceVersion, nil
-	}, func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-		opts.FieldSelector = "metadata.name=fledge.dev"
-		return kube.CoordinationV1().Leases("fledge-system").Watch(ctx, opts)
-	}, func(obj runtime.Object) {
 		r.addHolder(ptr.Deref(obj.(*coordinationv1.Lease).Spec.HolderIdentity, ""))
+		return nil
 	})
 	return r
 }
 
-// watchFrom watches from now on (the resourceVersion of a list), resuming after every break at
-// the last resourceVersion seen, so that no write is missed.
-func watchFrom(ctx context.Context, r *recorder, list func(context.Context) (string, error), w func(context.Context, metav1.ListOptions) (watch.Interface, error), seen func(runtime.Object)) {
-	GinkgoHelper()
+// watchEtcd hands every value written under prefix, from revision from on, to seen. etcd's
+// client resumes a broken watch at the revision after the last one it delivered, so no
+// write is missed unless etcd compacted it first, which fails the record.
+func watchEtcd(ctx context.Context, r *recorder, etcd *clientv3.Client, prefix string, from int64, seen func(value []byte) error) {
 	ctx, cancel := context.WithCancel(ctx)
 	DeferCleanup(cancel)
-	rv, err := list(ctx)
-	Expect(err).NotTo(HaveOccurred())
-	rw, err := watchtools.NewRetryWatcherWithContext(ctx, rv, &cache.ListWatch{WatchFuncWithContext: w})
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(rw.Stop)
+	changes := etcd.Watch(ctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(from))
 	go func() {
-		for ev := range rw.ResultChan() {
-			switch ev.Type {
-			case watch.Added, watch.Modified:
-				seen(ev.Object)
-			case watch.Error:
-				r.fail(fmt.Errorf("a watch broke: %v", ev.Object))
+		for resp := range changes {
+			if err := resp.Err(); err != nil {
+				r.fail(fmt.Errorf("the watch of %s broke: %w", prefix, err))
+				return
+			}
+			for _, ev := range resp.Events {
+				if ev.Type != clientv3.EventTypePut {
+					continue
+				}
+				if err := seen(ev.Kv.Value); err != nil {
+					r.fail(fmt.Errorf("decode %s: %w", ev.Kv.Key, err))
+				}
 			}
 		}
 		if ctx.Err() == nil {
-			r.fail(fmt.Errorf("a watch ended before the spec: %w", context.Cause(ctx)))
+			r.fail(fmt.Errorf("the watch of %s ended before the spec", prefix))
 		}
 	}()
 }

@@ -2,8 +2,9 @@
 // kwok nodes, the mesh simulator, a real Prometheus, a fake Slack) it runs many rollouts with
 // the manager binary under the rights config/default installs, while it kills the manager at
 // random points (SIGKILL, also right after its N-th write to the API server: the binary is
-// built with -tags faults), freezes etcd and kube-apiserver, and freezes a leader past its
-// lease. Every write to every VirtualService and Canary is recorded from a watch, and the
+// built with -tags faults), freezes etcd and kube-apiserver, restarts kube-apiserver, and
+// freezes a leader past its lease. Every write to every VirtualService and Canary is recorded
+// from etcd's own watch, and the
 // suite counts what must never happen: a weight that goes back without an abort, a step
 // taken twice or skipped, a notification or an event sent twice or lost, a rollout that ends
 // other than its metrics call for.
@@ -40,6 +41,9 @@ var (
 	rolloutsFlag = flag.Int("chaos.rollouts", 100, "rollouts the fault suite runs in all, under faults")
 	appsFlag     = flag.Int("chaos.apps", 10, "applications that roll out at the same time")
 	seedFlag     = flag.Int64("chaos.seed", 0, "seed of the faults and of the versions' quality (0: from the clock; the suite prints it)")
+	// unfencedFlag checks the suite itself: the managers run without their fence, and the
+	// frozen-leader spec must then fail.
+	unfencedFlag = flag.Bool("chaos.unfenced", false, "run the managers without their fence (a check that the suite catches a thawed leader's writes; expect failures)")
 )
 
 func TestChaos(t *testing.T) {
