@@ -281,10 +281,7 @@ func queryData(canary *fledgev1alpha1.Canary, metric *fledgev1alpha1.CanaryMetri
 	d := QueryData{
 		Namespace: canary.Namespace, Target: canary.Spec.TargetRef.Name,
 		Canary: w.Canary, Primary: w.Primary, Workload: w.Canary,
-		Interval: window(win), Variables: metric.TemplateVariables,
-	}
-	if d.Variables == nil {
-		d.Variables = map[string]string{}
+		Interval: window(win), Variables: escapedVariables(metric.TemplateVariables),
 	}
 	return d
 }

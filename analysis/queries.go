@@ -26,7 +26,8 @@ type QueryData struct {
 	Canary, Primary string
 	// Interval is the window, in Prometheus' duration syntax ("1m", "30s").
 	Interval string
-	// Variables are the Canary's templateVariables.
+	// Variables are the Canary's templateVariables, escaped for a PromQL string in quotes
+	// (see escapedVariables): write them between quotes, as label values.
 	Variables map[string]string
 }
 

@@ -19,6 +19,7 @@ import (
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 	"fledge.dev/fledge/test/canarytest"
+	"fledge.dev/fledge/test/cluster"
 )
 
 // app is a Deployment with its Canary, in a namespace of its own.
@@ -141,7 +142,7 @@ func (a *app) request(ctx context.Context, action fledgev1alpha1.RequestAction) 
 	Eventually(func() error {
 		c := a.get(ctx)
 		patch := client.MergeFrom(c.DeepCopy())
-		c.Status.Request = &fledgev1alpha1.ManualRequest{ID: id, Action: action, RequestedBy: "test"}
+		c.Status.Request = &fledgev1alpha1.ManualRequest{ID: id, Action: action, RequestedBy: cluster.AdminUser}
 		return k8s.Status().Patch(ctx, c, patch)
 	}).WithContext(ctx).Should(Succeed())
 	var handled *fledgev1alpha1.HandledRequest

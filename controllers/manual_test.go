@@ -9,6 +9,7 @@ import (
 	istioapiv1 "istio.io/api/networking/v1"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/cluster"
 )
 
 var _ = Describe("manual control through status.request", func() {
@@ -39,7 +40,7 @@ var _ = Describe("manual control through status.request", func() {
 
 		Expect(a.request(ctx, fledgev1alpha1.RequestAbort).Accepted).To(BeTrue())
 		c := a.waitPhase(ctx, fledgev1alpha1.PhaseFailed)
-		Expect(c.Status.Message).To(ContainSubstring("aborted on request by test"))
+		Expect(c.Status.Message).To(ContainSubstring("aborted on request by " + cluster.AdminUser))
 		// All traffic back on the primary, the only destination left.
 		Eventually(func() []*istioapiv1.HTTPRouteDestination { return a.virtualService(ctx).Spec.Http[0].Route }).WithContext(ctx).
 			Should(HaveExactElements(HaveField("Destination.Subset", "primary")))

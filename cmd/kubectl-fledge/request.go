@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -41,8 +43,12 @@ func (s *session) sendRequest(ctx context.Context, name string, action fledgev1a
 	if err != nil {
 		return err
 	}
+	who, err := s.whoAmI(ctx)
+	if err != nil {
+		return err
+	}
 	canary, err := s.patchRequest(ctx, name, fledgev1alpha1.ManualRequest{
-		ID: id, Action: action, RequestedBy: s.requester(), RequestedAt: ptr(metav1.Now()),
+		ID: id, Action: action, RequestedBy: who, RequestedAt: ptr(metav1.Now()),
 	})
 	if err != nil {
 		return err
@@ -89,6 +95,11 @@ func (s *session) patchRequest(ctx context.Context, name string, req fledgev1alp
 	switch {
 	case err == nil:
 		return canary, nil
+	case strings.Contains(err.Error(), policyDenial):
+		// RBAC let it through; an admission policy did not (Forbidden or Invalid, as the
+		// policy chose), and says why.
+		_, why, _ := strings.Cut(err.Error(), policyDenial)
+		return nil, fmt.Errorf("you may not %s canary %s in namespace %s: %s", verbs[req.Action].ask, name, s.namespace, why)
 	case apierrors.IsForbidden(err):
 		return nil, fmt.Errorf("you may not %s canary %s in namespace %s: your account cannot patch canaries/status (ask for the fledge-operator role)",
 			verbs[req.Action].ask, name, s.namespace)
@@ -98,28 +109,22 @@ func (s *session) patchRequest(ctx context.Context, name string, req fledgev1alp
 	return nil, fmt.Errorf("send the %s request to canary %s in namespace %s: %w", req.Action, name, s.namespace, err)
 }
 
-// requester names the sender in the request, for the record: the impersonated user, else the
-// kubeconfig user of the current context.
-func (s *session) requester() string {
-	const fallback = "kubectl-fledge"
-	if s.flags.Impersonate != nil && *s.flags.Impersonate != "" {
-		return truncate(*s.flags.Impersonate, 256)
+// policyDenial is how the API server words a refusal by a ValidatingAdmissionPolicy, before
+// the policy's own message.
+const policyDenial = "denied request: "
+
+// whoAmI is the caller's user name as the API server authenticated it (SelfSubjectReview,
+// which any authenticated user may send): Fledge's admission policy refuses a request that
+// names anyone else, and Slack and the history say who it was.
+func (s *session) whoAmI(ctx context.Context) (string, error) {
+	review := &authenticationv1.SelfSubjectReview{}
+	if err := s.client.Create(ctx, review); err != nil {
+		return "", fmt.Errorf("ask the API server who you are, to sign the request (SelfSubjectReview, Kubernetes 1.28 or later): %w", err)
 	}
-	if s.flags.AuthInfoName != nil && *s.flags.AuthInfoName != "" {
-		return truncate(*s.flags.AuthInfoName, 256)
+	if review.Status.UserInfo.Username == "" {
+		return "", errors.New("the API server did not say who you are (SelfSubjectReview): a request must name its sender")
 	}
-	raw, err := s.flags.ToRawKubeConfigLoader().RawConfig()
-	if err != nil {
-		return fallback
-	}
-	contextName := raw.CurrentContext
-	if s.flags.Context != nil && *s.flags.Context != "" {
-		contextName = *s.flags.Context
-	}
-	if kubeContext, ok := raw.Contexts[contextName]; ok && kubeContext.AuthInfo != "" {
-		return truncate(kubeContext.AuthInfo, 256)
-	}
-	return fallback
+	return review.Status.UserInfo.Username, nil
 }
 
 // newRequestID is unique per request (Fledge acts on each id once) and sorts by time.

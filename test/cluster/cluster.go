@@ -23,6 +23,10 @@ import (
 	"fledge.dev/fledge/apis"
 )
 
+// AdminUser is the user name of Cluster.Config, the stack's administrator: a manual request
+// sent with it must name it (the status-requests admission policy holds administrators too).
+const AdminUser = "fledge-test-admin"
+
 // Options say what a suite needs.
 type Options struct {
 	// Workloads starts kube-controller-manager, kube-scheduler and kwok with fake nodes, so that
@@ -148,7 +152,7 @@ func (c *Cluster) startAPIServer(root string) error {
 	}
 
 	// An administrator identity of our own, so that its kubeconfig can be handed to programs.
-	admin, err := c.env.AddUser(envtest.User{Name: "fledge-test-admin", Groups: []string{"system:masters"}}, nil)
+	admin, err := c.env.AddUser(envtest.User{Name: AdminUser, Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return fmt.Errorf("provision the administrator: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -29,6 +30,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 )
 
 // The manager's identity as config/default installs it.
@@ -64,6 +67,9 @@ func (c *Cluster) ManagerConfig(ctx context.Context) (*rest.Config, error) {
 	cfg.BearerToken = token
 	cfg.WarningHandler = &c.managerWarnings
 	if err := waitForManagerRights(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := c.waitForStatusPolicy(ctx); err != nil {
 		return nil, err
 	}
 	c.managerConfig = cfg
@@ -224,6 +230,34 @@ func managerRightsInForce(ctx context.Context, cs kubernetes.Interface, c client
 	err = c.Create(ctx, probe, client.DryRunAll)
 	if err == nil || !strings.Contains(err.Error(), "writes only the ConfigMaps and Secrets it manages") {
 		return fmt.Errorf("the admission policy does not yet hold the manager to its own ConfigMaps (a write of another was answered %v)", err)
+	}
+	return nil
+}
+
+// waitForStatusPolicy waits until the admission policy that holds everyone but the manager to
+// status.request refuses a forged status: a probe Canary, which no manager has seen yet, has
+// its phase written by the administrator (dry run) until that is refused, then goes.
+func (c *Cluster) waitForStatusPolicy(ctx context.Context) error {
+	probe := &fledgev1alpha1.Canary{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ManagerNamespace, Name: "status-policy-probe"},
+		Spec: fledgev1alpha1.CanarySpec{
+			TargetRef: fledgev1alpha1.TargetRef{Name: "status-policy-probe"},
+			Service:   fledgev1alpha1.CanaryService{Port: 80},
+		},
+	}
+	if err := c.Client.Create(ctx, probe); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create a Canary to probe the status-requests policy: %w", err)
+	}
+	defer func() { _ = c.Client.Delete(context.WithoutCancel(ctx), probe) }()
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		forged := probe.DeepCopy()
+		forged.Status.Phase = fledgev1alpha1.PhaseSucceeded
+		last = c.Client.Status().Patch(ctx, forged, client.MergeFrom(probe), client.DryRunAll)
+		return last != nil && strings.Contains(last.Error(), "only the Fledge manager writes a Canary's status"), nil
+	})
+	if err != nil {
+		return fmt.Errorf("the status-requests admission policy of config/default is not in force after a minute (%w): a forged status was answered %v", err, last)
 	}
 	return nil
 }

@@ -150,6 +150,8 @@ func TestChartDefaults(t *testing.T) {
 		"ClusterRole /fledge-operator",
 		"ValidatingAdmissionPolicy /fledge-manager-writes",
 		"ValidatingAdmissionPolicyBinding /fledge-manager-writes",
+		"ValidatingAdmissionPolicy /fledge-status-requests",
+		"ValidatingAdmissionPolicyBinding /fledge-status-requests",
 		"Service fledge-system/fledge-metrics",
 		"Deployment fledge-system/fledge-manager",
 	))
@@ -340,6 +342,14 @@ grafanaDashboard: {enabled: true}`,
 			g.Expect(find(objs, "ValidatingAdmissionPolicyBinding", "fledge-manager-writes")).To(BeNil())
 		},
 	}, {
+		name:   "no status-requests policy",
+		values: "statusRequestPolicy: {enabled: false}",
+		check: func(g Gomega, objs []*unstructured.Unstructured) {
+			g.Expect(find(objs, "ValidatingAdmissionPolicy", "fledge-status-requests")).To(BeNil())
+			g.Expect(find(objs, "ValidatingAdmissionPolicyBinding", "fledge-status-requests")).To(BeNil())
+			g.Expect(find(objs, "ValidatingAdmissionPolicy", "fledge-manager-writes")).NotTo(BeNil())
+		},
+	}, {
 		name:   "no aggregation into Kubernetes' user roles",
 		values: "rbac: {aggregateToDefaultRoles: false}",
 		check: func(g Gomega, objs []*unstructured.Unstructured) {
@@ -386,8 +396,9 @@ func TestChartNamesFollowTheRelease(t *testing.T) {
 			g.Expect(ns).To(Equal("delivery"))
 		}
 	}
-	// The admission policy holds the chart's ServiceAccount.
-	g.Expect(policyUser(g, objs)).To(Equal("system:serviceaccount:delivery:platform-fledge-manager"))
+	// The admission policies tell the chart's ServiceAccount apart.
+	g.Expect(policyUser(g, objs, "-manager-writes", "==")).To(Equal("system:serviceaccount:delivery:platform-fledge-manager"))
+	g.Expect(policyUser(g, objs, "-status-requests", "!=")).To(Equal("system:serviceaccount:delivery:platform-fledge-manager"))
 	// Every binding names the chart's ServiceAccount in the release's namespace.
 	for _, kind := range []string{"ClusterRoleBinding", "RoleBinding"} {
 		for _, o := range objs {

@@ -299,6 +299,10 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		Expect(asIt.Update(ctx, copied, client.DryRunAll)).To(Succeed())
 	})
 
+	It("refuses an operator every status write but a request in their own name, and acts on that", func(ctx context.Context) {
+		steerAsOperator(ctx, slackBot)
+	})
+
 	It("serves metrics only to callers allowed to get /metrics", func(ctx context.Context) {
 		By("refusing a caller without credentials")
 		Expect(get(metricsURL, "")).To(MatchError(ContainSubstring("401")))

@@ -42,6 +42,8 @@ func TestKustomizeDefault(t *testing.T) {
 		"ClusterRole /fledge-operator",
 		"ValidatingAdmissionPolicy /fledge-manager-writes",
 		"ValidatingAdmissionPolicyBinding /fledge-manager-writes",
+		"ValidatingAdmissionPolicy /fledge-status-requests",
+		"ValidatingAdmissionPolicyBinding /fledge-status-requests",
 		"Service fledge-system/fledge-metrics",
 		"Deployment fledge-system/fledge-manager",
 	))
@@ -62,28 +64,34 @@ func TestKustomizeDefault(t *testing.T) {
 	sa, _, _ := unstructured.NestedString(d.Object, "spec", "template", "spec", "serviceAccountName")
 	g.Expect(sa).To(Equal("fledge-manager"))
 
-	// The admission policy names the manager's ServiceAccount in a CEL string that kustomize
-	// does not rewrite: it must be the one the render holds, or the policy would hold nobody.
-	g.Expect(policyUser(g, objs)).To(Equal("system:serviceaccount:fledge-system:fledge-manager"))
-	binding := find(objs, "ValidatingAdmissionPolicyBinding", "fledge-manager-writes")
-	g.Expect(binding.Object["spec"]).To(HaveKeyWithValue("policyName", "fledge-manager-writes"))
+	// The admission policies name the manager's ServiceAccount in a CEL string that kustomize
+	// does not rewrite: it must be the one the render holds, or a policy would hold nobody
+	// (manager-writes) or the manager too (status-requests).
+	manager := "system:serviceaccount:fledge-system:fledge-manager"
+	g.Expect(policyUser(g, objs, "-manager-writes", "==")).To(Equal(manager))
+	g.Expect(policyUser(g, objs, "-status-requests", "!=")).To(Equal(manager))
+	for _, name := range []string{"fledge-manager-writes", "fledge-status-requests"} {
+		binding := find(objs, "ValidatingAdmissionPolicyBinding", name)
+		g.Expect(binding.Object["spec"]).To(HaveKeyWithValue("policyName", name))
+	}
 }
 
-var policyUsername = regexp.MustCompile(`^request\.userInfo\.username == '(system:serviceaccount:[^']+)'$`)
-
-// policyUser returns the user the manager-writes admission policy applies to.
-func policyUser(g Gomega, objs []*unstructured.Unstructured) string {
+// policyUser returns the user an admission policy, named with suffix, tells apart with op
+// (== for the manager-writes policy, which holds the manager; != for the status-requests
+// one, which holds everyone else).
+func policyUser(g Gomega, objs []*unstructured.Unstructured, suffix, op string) string {
 	var policy *unstructured.Unstructured
 	for _, o := range objs {
-		if o.GetKind() == "ValidatingAdmissionPolicy" && strings.HasSuffix(o.GetName(), "-manager-writes") {
+		if o.GetKind() == "ValidatingAdmissionPolicy" && strings.HasSuffix(o.GetName(), suffix) {
 			policy = o
 		}
 	}
-	g.Expect(policy).NotTo(BeNil())
+	g.Expect(policy).NotTo(BeNil(), "no policy %s", suffix)
 	conditions, _, _ := unstructured.NestedSlice(policy.Object, "spec", "matchConditions")
 	g.Expect(conditions).To(HaveLen(1))
-	m := policyUsername.FindStringSubmatch(conditions[0].(map[string]any)["expression"].(string))
-	g.Expect(m).NotTo(BeNil(), "the manager-writes policy matches no single user")
+	username := regexp.MustCompile(`^request\.userInfo\.username ` + regexp.QuoteMeta(op) + ` '(system:serviceaccount:[^']+)'$`)
+	m := username.FindStringSubmatch(conditions[0].(map[string]any)["expression"].(string))
+	g.Expect(m).NotTo(BeNil(), "the %s policy tells no single user apart", suffix)
 	return m[1]
 }
 

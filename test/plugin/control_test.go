@@ -9,6 +9,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/cluster"
 )
 
 // commandToEffectLimit is a loose bound: the target is about a second on a quiet machine,
@@ -33,7 +35,7 @@ var _ = Describe("steering a rollout", func() {
 		reportTiming("promote", r.took, handled, promoting)
 
 		Expect(r.exitCode).To(Equal(0), r.stderr)
-		Expect(r.stdout).To(HavePrefix("promoted: canary web in namespace " + a.ns + ": promoting by envtest"))
+		Expect(r.stdout).To(HavePrefix("promoted: canary web in namespace "+a.ns+": promoting by "+cluster.AdminUser), "signed with the user name the API server knows")
 		Expect(promoting).To(BeNumerically("<", commandToEffectLimit))
 		a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
 	})
@@ -84,6 +86,42 @@ var _ = Describe("steering a rollout", func() {
 		Expect(r.stderr).To(ContainSubstring("refused: the rollout is not paused"))
 	})
 
+	It("passes on why an admission policy of the cluster's refused the request: a change freeze", func(ctx context.Context) {
+		a := newApp(ctx, newNamespace(ctx, ""), "web", withInterval(time.Hour))
+		a.startRollout(ctx, "example.com/web:v2")
+		freeze := &admissionregistrationv1.ValidatingAdmissionPolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: "freeze-" + a.ns},
+			Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+				FailurePolicy: ptrTo(admissionregistrationv1.Fail),
+				MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+					RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+						Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+						Rule:       admissionregistrationv1.Rule{APIGroups: []string{"fledge.dev"}, APIVersions: []string{"*"}, Resources: []string{"canaries/status"}},
+					},
+				}}},
+				MatchConditions: []admissionregistrationv1.MatchCondition{{Name: "here", Expression: "request.namespace == '" + a.ns + "'"}},
+				Validations:     []admissionregistrationv1.Validation{{Expression: "false", Message: "changes are frozen until Monday"}},
+			},
+		}
+		binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: freeze.Name},
+			Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+				PolicyName: freeze.Name, ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			},
+		}
+		Expect(k8s.Create(ctx, freeze)).To(Succeed())
+		Expect(k8s.Create(ctx, binding)).To(Succeed())
+		DeferCleanup(func(ctx context.Context) {
+			Expect(k8s.Delete(ctx, binding)).To(Succeed())
+			Expect(k8s.Delete(ctx, freeze)).To(Succeed())
+		})
+
+		// The policy reaches admission through an informer: the first tries may pass.
+		Eventually(func() string {
+			return kubectl(ctx, "fledge", "pause", "web", "-n", a.ns).stderr
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Equal("error: you may not pause canary web in namespace " + a.ns + ": changes are frozen until Monday\n"))
+	})
+
 	It("tells a user without rights that their account cannot patch canaries/status", func(ctx context.Context) {
 		a := newApp(ctx, newNamespace(ctx, ""), "web", withInterval(time.Hour))
 		a.startRollout(ctx, "example.com/web:v2")
@@ -110,8 +148,9 @@ var _ = Describe("steering a rollout", func() {
 		r := kubectl(ctx, "fledge", "abort", "web", "-n", a.ns, "--kubeconfig", kubeconfig)
 		Expect(r.exitCode).To(Equal(0), r.stderr)
 		c := a.waitPhase(ctx, fledgev1alpha1.PhaseFailed)
-		Expect(c.Status.Message).To(Equal("aborted: aborted on request by alice"))
-		Expect(c.Status.Request.RequestedBy).To(Equal("alice"), "the kubeconfig's user name")
+		alice := "system:serviceaccount:" + a.ns + ":alice"
+		Expect(c.Status.Message).To(Equal("aborted: aborted on request by " + alice))
+		Expect(c.Status.Request.RequestedBy).To(Equal(alice), "the user name the API server knows")
 	})
 })
 

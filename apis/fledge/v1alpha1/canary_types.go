@@ -291,9 +291,11 @@ type ManualRequest struct {
 	// +optional
 	RequestedAt *metav1.Time `json:"requestedAt,omitempty"`
 
-	// requestedBy names who sent it, for the record.
+	// requestedBy is the user name of who sent it, as the API server authenticated them:
+	// Fledge's status-requests admission policy refuses a request naming anyone else.
+	// kubectl fledge fills it in. (A ServiceAccount's user name is up to 339 characters.)
 	// +optional
-	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:MaxLength=512
 	RequestedBy string `json:"requestedBy,omitempty"`
 }
 

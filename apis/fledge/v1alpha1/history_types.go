@@ -54,7 +54,7 @@ type RolloutRecord struct {
 
 	// endedBy names who ended it with a manual request (promote, abort), when someone did.
 	// +optional
-	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:MaxLength=512
 	EndedBy string `json:"endedBy,omitempty"`
 
 	// message says why it ended.
