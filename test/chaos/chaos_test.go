@@ -24,6 +24,7 @@ func (f faults) count() int {
 }
 
 var _ = Describe("rollouts through a manager killed at random, between any two writes, and a control plane frozen and restarted", func() {
+	AfterEach(keepLogsOfAFailure)
 	It("end as their metrics call for, never go back, never repeat or skip a step, and tell each turn once", func(ctx context.Context) {
 		seed := *seedFlag
 		if seed == 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -182,4 +183,25 @@ func writesAfter(logPath string, t time.Time) ([]string, error) {
 		out = append(out, line)
 	}
 	return out, scan.Err()
+}
+
+// keepLogsOfAFailure copies the managers' logs out of the stack's folder, which goes with the
+// suite, when the spec failed: the long profile runs for an hour, and its failures are rare.
+func keepLogsOfAFailure() {
+	if !CurrentSpecReport().Failed() {
+		return
+	}
+	keep, err := os.MkdirTemp("", "fledge-chaos-logs-")
+	if err != nil {
+		GinkgoWriter.Printf("keep the managers' logs: %v\n", err)
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(work, "*.log"))
+	for _, l := range logs {
+		if data, err := os.ReadFile(l); err == nil {
+			_ = os.WriteFile(filepath.Join(keep, filepath.Base(l)), data, 0o600)
+		}
+	}
+	GinkgoWriter.Printf("the logs of %d manager processes are kept in %s\n", len(logs), keep)
+	fmt.Printf("chaos: the logs of %d manager processes are kept in %s\n", len(logs), keep)
 }

@@ -173,6 +173,12 @@ func (t *tally) add(ctx context.Context, rec *recorder, a *chaosApp, messages []
 	}
 
 	// Slack: one message per rollout, one reply per notification, the end told in the thread.
+	slackProblems := t.SlackDuplicates + t.SlackLosses
+	defer func() {
+		if t.SlackDuplicates+t.SlackLosses > slackProblems {
+			t.problem("%s: %s", a.ns, deliveryOf(ctx, a))
+		}
+	}()
 	for _, r := range a.rollouts {
 		if !r.ended {
 			continue
@@ -216,6 +222,24 @@ func (t *tally) add(ctx context.Context, rec *recorder, a *chaosApp, messages []
 		}
 	}
 	return nil
+}
+
+// deliveryOf says where the dispatcher stands with the app's notifications, to tell a loss
+// given up (failures, last error) from one never tried.
+func deliveryOf(ctx context.Context, a *chaosApp) string {
+	c := &fledgev1alpha1.Canary{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: "web"}, c); err != nil {
+		return "its Canary: " + err.Error()
+	}
+	n := c.Status.Notifications
+	if n == nil {
+		return "no notifications in its status"
+	}
+	out := fmt.Sprintf("outbox %d entries, next seq %d", len(n.Outbox), n.NextSeq)
+	for _, p := range n.Providers {
+		out += fmt.Sprintf("; %s at seq %d, %d failures, %d attempts, last error %q", p.Provider, p.Seq, p.Failures, p.Attempts, p.LastError)
+	}
+	return out
 }
 
 func payload(m fakeslack.Message, key string) string {
