@@ -17,6 +17,7 @@ import (
 type Config struct {
 	MetricsBindAddress          string          `json:"metricsBindAddress"`
 	SecureMetrics               bool            `json:"secureMetrics"`
+	MetricsCertDir              string          `json:"metricsCertDir"`
 	HealthProbeBindAddress      string          `json:"healthProbeBindAddress"`
 	LeaderElect                 bool            `json:"leaderElect"`
 	LeaderElectionNamespace     string          `json:"leaderElectionNamespace"`
@@ -59,6 +60,7 @@ func defaults() Config {
 func (c *Config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.MetricsBindAddress, "metrics-bind-address", c.MetricsBindAddress, "Address of the controller metrics endpoint; \"0\" turns it off.")
 	fs.BoolVar(&c.SecureMetrics, "metrics-secure", c.SecureMetrics, "Serve metrics over HTTPS, only to clients the API server authenticates and authorizes (get on /metrics).")
+	fs.StringVar(&c.MetricsCertDir, "metrics-cert-dir", c.MetricsCertDir, "Folder of the metrics endpoint's serving certificate, tls.crt and tls.key (a kubernetes.io/tls Secret mounted, as cert-manager writes it; reread when it changes). Without it the manager signs a certificate of its own at start, which no scraper can verify.")
 	fs.StringVar(&c.HealthProbeBindAddress, "health-probe-bind-address", c.HealthProbeBindAddress, "Address of the /healthz and /readyz probes; \"0\" turns them off.")
 	fs.BoolVar(&c.LeaderElect, "leader-elect", c.LeaderElect, "Elect a leader, so that only one replica acts at a time.")
 	fs.StringVar(&c.LeaderElectionNamespace, "leader-election-namespace", c.LeaderElectionNamespace, "Namespace of the leader-election Lease (default: the manager's own namespace).")

@@ -69,6 +69,10 @@ func run(cfg Config) error {
 	}
 
 	metrics := metricsserver.Options{BindAddress: cfg.MetricsBindAddress, SecureServing: cfg.SecureMetrics}
+	if cfg.MetricsCertDir != "" {
+		// controller-runtime watches the files, so a renewed certificate is served at once.
+		metrics.CertDir, metrics.CertName, metrics.KeyName = cfg.MetricsCertDir, "tls.crt", "tls.key"
+	}
 	if cfg.SecureMetrics {
 		// Only callers the API server authenticates, and authorizes to get /metrics.
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization

@@ -298,6 +298,7 @@ resources: {requests: {cpu: 250m, memory: 256Mi}, limits: {memory: 1Gi}}`,
 		values: `
 metrics:
   readers: [{kind: ServiceAccount, name: prometheus-k8s, namespace: monitoring}]
+  certificate: {certManager: {enabled: true}}
   serviceMonitor: {enabled: true, interval: 15s, labels: {release: kube-prometheus}}
 prometheusRule: {enabled: true, labels: {release: kube-prometheus}}
 grafanaDashboard: {enabled: true}`,
@@ -312,6 +313,22 @@ grafanaDashboard: {enabled: true}`,
 			endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
 			g.Expect(endpoints).To(ConsistOf(And(HaveKeyWithValue("scheme", "https"), HaveKeyWithValue("interval", "15s"),
 				HaveKeyWithValue("honorLabels", true), HaveKeyWithValue("port", "https-metrics"))))
+			// Prometheus verifies the manager's certificate, which cert-manager issues from a
+			// self-signed Issuer of the chart's, and which the manager serves.
+			g.Expect(endpoints[0]).To(HaveKeyWithValue("tlsConfig", map[string]any{
+				"ca":         map[string]any{"secret": map[string]any{"name": "fledge-metrics-cert", "key": "ca.crt"}},
+				"serverName": "fledge-metrics.fledge-system.svc",
+			}))
+			certificate := find(objs, "Certificate", "fledge-metrics")
+			g.Expect(certificate).NotTo(BeNil())
+			g.Expect(certificate.Object["spec"]).To(And(HaveKeyWithValue("secretName", "fledge-metrics-cert"),
+				HaveKeyWithValue("dnsNames", ContainElement("fledge-metrics.fledge-system.svc")),
+				HaveKeyWithValue("issuerRef", HaveKeyWithValue("name", "fledge-selfsigned"))))
+			g.Expect(find(objs, "Issuer", "fledge-selfsigned")).NotTo(BeNil())
+			g.Expect(args(g, objs)).To(HaveKeyWithValue("--metrics-cert-dir", "/etc/fledge/metrics-cert"))
+			volumes, _, _ := unstructured.NestedSlice(find(objs, "Deployment", "fledge-manager").Object, "spec", "template", "spec", "volumes")
+			g.Expect(volumes).To(ConsistOf(map[string]any{"name": "metrics-cert", "secret": map[string]any{"secretName": "fledge-metrics-cert"}}))
+
 			// The ServiceMonitor selects the chart's metrics Service.
 			selector, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
 			g.Expect(find(objs, "Service", "fledge-metrics").GetLabels()).To(gstruct(selector))
@@ -378,6 +395,35 @@ func gstruct(want map[string]string) OmegaMatcher {
 		ms = append(ms, HaveKeyWithValue(k, v))
 	}
 	return And(ms...)
+}
+
+// A ServiceMonitor that could not verify the manager is refused, not rendered insecure.
+func TestChartRefusesAServiceMonitorWithoutACertificate(t *testing.T) {
+	g := NewWithT(t)
+	_, err := renderChart(map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}})
+	g.Expect(err).To(MatchError(ContainSubstring("metrics.serviceMonitor needs a certificate Prometheus can verify")))
+}
+
+// A certificate Secret of one's own (and an Issuer of one's own) instead of the chart's.
+func TestChartMountsACertificateOfOnesOwn(t *testing.T) {
+	g := NewWithT(t)
+	objs, err := renderChart(map[string]any{"metrics": map[string]any{
+		"certificate":    map[string]any{"secretName": "metrics-tls"},
+		"serviceMonitor": map[string]any{"enabled": true},
+	}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(find(objs, "Certificate", "fledge-metrics")).To(BeNil())
+	g.Expect(args(g, objs)).To(HaveKeyWithValue("--metrics-cert-dir", "/etc/fledge/metrics-cert"))
+	endpoints, _, _ := unstructured.NestedSlice(find(objs, "ServiceMonitor", "fledge-metrics").Object, "spec", "endpoints")
+	g.Expect(endpoints[0]).To(HaveKeyWithValue("tlsConfig", HaveKeyWithValue("ca", map[string]any{"secret": map[string]any{"name": "metrics-tls", "key": "ca.crt"}})))
+
+	objs, err = renderChart(map[string]any{"metrics": map[string]any{"certificate": map[string]any{"certManager": map[string]any{
+		"enabled": true, "issuerRef": map[string]any{"kind": "ClusterIssuer", "name": "corp-ca"},
+	}}}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(find(objs, "Issuer", "fledge-selfsigned")).To(BeNil())
+	g.Expect(find(objs, "Certificate", "fledge-metrics").Object["spec"]).To(HaveKeyWithValue("issuerRef",
+		map[string]any{"kind": "ClusterIssuer", "name": "corp-ca", "group": "cert-manager.io"}))
 }
 
 func TestChartRefusesReplicasWithoutLeaderElection(t *testing.T) {

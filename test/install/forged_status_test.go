@@ -115,7 +115,11 @@ func steerAsOperator(ctx context.Context, slack *fakeslack.Server) {
 	Expect(done.Status.History[len(done.Status.History)-1].EndedBy).To(Equal(operatorUser))
 	Eventually(func() string {
 		var texts []string
+		// The rollout's message, as it was updated in place, and its thread.
 		for _, m := range slack.TopLevelIn(channel) {
+			for _, v := range m.Versions {
+				texts = append(texts, v.Text)
+			}
 			for _, r := range slack.Replies(m.TS) {
 				texts = append(texts, r.Text)
 			}

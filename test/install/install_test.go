@@ -2,7 +2,6 @@ package install_test
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -92,11 +91,17 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		probesPort, err := freePort()
 		Expect(err).NotTo(HaveOccurred())
+		// The manager serves a certificate that Prometheus verifies, as config/prometheus
+		// has cert-manager issue it.
+		metricsCert, err := issueMetricsCertificate(work)
+		Expect(err).NotTo(HaveOccurred())
+		verifying = metricsCert.client()
 		metricsURL = fmt.Sprintf("https://127.0.0.1:%d/metrics", metricsPort)
 		probesURL = fmt.Sprintf("http://127.0.0.1:%d", probesPort)
 		prom, err = startPrometheus(ctx, promOptions{
 			Dir: work, Binary: stack.Assets.Path("prometheus"),
 			Target: fmt.Sprintf("127.0.0.1:%d", metricsPort), TokenFile: tokenFile, RulesFile: rulesFile,
+			CAFile: metricsCert.CAFile, ServerName: metricsServerName,
 		})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(prom.Stop)
@@ -112,6 +117,7 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		args := append(flags,
 			"--kubeconfig="+kubeconfig,
 			fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort),
+			"--metrics-cert-dir="+metricsCert.Dir,
 			fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probesPort),
 			// In a pod, the Lease goes to the pod's namespace.
 			"--leader-election-namespace="+managerNamespace,
@@ -304,6 +310,11 @@ var _ = Describe("An install from config/default", Ordered, func() {
 	})
 
 	It("serves metrics only to callers allowed to get /metrics", func(ctx context.Context) {
+		By("serving the certificate it was given, which a caller that trusts another CA refuses")
+		strangers := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+		_, err := strangers.Get(metricsURL)
+		Expect(err).To(MatchError(ContainSubstring("certificate signed by unknown authority")))
+
 		By("refusing a caller without credentials")
 		Expect(get(metricsURL, "")).To(MatchError(ContainSubstring("401")))
 
@@ -724,10 +735,9 @@ func isConfigMap(obj client.Object) bool {
 	return ok
 }
 
-// insecure reaches the manager's metrics endpoint, whose certificate it signs itself at start.
-var insecure = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-	Proxy: nil, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // a self-signed certificate on loopback
-}}
+// verifying reaches the manager's metrics endpoint and verifies its certificate (set in
+// BeforeAll, once the certificate is issued).
+var verifying *http.Client
 
 // scrape reads url with token (none when empty), and fails unless the answer is 200 OK.
 func scrape(url, token string) (string, error) {
@@ -740,7 +750,7 @@ func scrape(url, token string) (string, error) {
 	}
 	c := loopback
 	if strings.HasPrefix(url, "https://") {
-		c = insecure
+		c = verifying
 	}
 	resp, err := c.Do(req)
 	if err != nil {

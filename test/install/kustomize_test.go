@@ -76,6 +76,22 @@ func TestKustomizeDefault(t *testing.T) {
 	}
 }
 
+// withoutMetricsCertificate is the manager's Deployment less the certificate config/prometheus
+// mounts: the flag, the mount and the volume, each exactly as it adds them.
+func withoutMetricsCertificate(g Gomega, d *unstructured.Unstructured) *unstructured.Unstructured {
+	d = d.DeepCopy()
+	pod := d.Object["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+	g.Expect(pod["volumes"]).To(Equal([]any{map[string]any{"name": "metrics-cert", "secret": map[string]any{"secretName": "fledge-metrics-cert"}}}))
+	delete(pod, "volumes")
+	container := pod["containers"].([]any)[0].(map[string]any)
+	g.Expect(container["volumeMounts"]).To(Equal([]any{map[string]any{"name": "metrics-cert", "mountPath": "/etc/fledge/metrics-cert", "readOnly": true}}))
+	delete(container, "volumeMounts")
+	args := container["args"].([]any)
+	g.Expect(args[len(args)-1]).To(Equal("--metrics-cert-dir=/etc/fledge/metrics-cert"))
+	container["args"] = args[:len(args)-1]
+	return d
+}
+
 // policyUser returns the user an admission policy, named with suffix, tells apart with op
 // (== for the manager-writes policy, which holds the manager; != for the status-requests
 // one, which holds everyone else).
@@ -113,11 +129,16 @@ func TestKustomizeMonitoring(t *testing.T) {
 
 	var added []*unstructured.Unstructured
 	for _, o := range objs {
-		if b := find(base, o.GetKind(), o.GetName()); b != nil {
-			g.Expect(o.Object).To(Equal(b.Object), "%s %s differs from config/default's", o.GetKind(), o.GetName())
-		} else {
+		b := find(base, o.GetKind(), o.GetName())
+		if b == nil {
 			added = append(added, o)
+			continue
 		}
+		if o.GetKind() == "Deployment" {
+			// The one change: the manager serves the certificate Prometheus verifies.
+			o = withoutMetricsCertificate(g, o)
+		}
+		g.Expect(o.Object).To(Equal(b.Object), "%s %s differs from config/default's", o.GetKind(), o.GetName())
 	}
 	g.Expect(objectKeys(objs)).To(HaveLen(len(base) + len(added)))
 	g.Expect(objectKeys(added)).To(ConsistOf(
@@ -125,7 +146,15 @@ func TestKustomizeMonitoring(t *testing.T) {
 		"PrometheusRule fledge-system/fledge-alerts",
 		"ConfigMap fledge-system/fledge-dashboard",
 		"ClusterRoleBinding /fledge-metrics-reader",
+		"Issuer fledge-system/fledge-selfsigned",
+		"Certificate fledge-system/fledge-metrics",
 	))
+
+	// The certificate's names, which kustomize does not rewrite, are the render's.
+	cert := find(objs, "Certificate", "fledge-metrics")
+	g.Expect(cert.Object["spec"]).To(And(HaveKeyWithValue("secretName", "fledge-metrics-cert"),
+		HaveKeyWithValue("issuerRef", HaveKeyWithValue("name", find(objs, "Issuer", "fledge-selfsigned").GetName())),
+		HaveKeyWithValue("dnsNames", ContainElement(find(objs, "Service", "fledge-metrics").GetName()+".fledge-system.svc"))))
 
 	// The ServiceMonitor selects the metrics Service, on the port it serves.
 	sm := find(objs, "ServiceMonitor", "fledge-metrics")

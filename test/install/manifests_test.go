@@ -84,14 +84,14 @@ var strictDecoder = serializer.NewCodecFactory(clientgoscheme.Scheme, serializer
 
 // checkSchema decodes each object into its Go type strictly, so that a misspelt or misplaced
 // field fails here rather than being dropped by the API server. CRDs are left to the API
-// server (the install specs apply them), and the Prometheus Operator's kinds, whose Go types
-// Fledge does not depend on, to checkMonitoringObject.
+// server (the install specs apply them), and the Prometheus Operator's and cert-manager's
+// kinds, whose Go types Fledge does not depend on, to checkMonitoringObject.
 func checkSchema(objs []*unstructured.Unstructured) error {
 	var errs []error
 	for _, obj := range objs {
 		gvk := obj.GroupVersionKind()
 		switch {
-		case gvk.Group == "monitoring.coreos.com":
+		case gvk.Group == "monitoring.coreos.com" || gvk.Group == "cert-manager.io":
 			errs = append(errs, checkMonitoringObject(obj))
 		case gvk.Kind == "CustomResourceDefinition":
 		case clientgoscheme.Scheme.Recognizes(gvk):
@@ -125,8 +125,34 @@ type serviceMonitor struct {
 			BearerTokenFile string `json:"bearerTokenFile"`
 			TLSConfig       struct {
 				InsecureSkipVerify bool `json:"insecureSkipVerify"`
+				CA                 struct {
+					Secret struct {
+						Name string `json:"name"`
+						Key  string `json:"key"`
+					} `json:"secret"`
+				} `json:"ca"`
+				ServerName string `json:"serverName"`
 			} `json:"tlsConfig"`
 		} `json:"endpoints"`
+	} `json:"spec"`
+}
+
+// The fields of cert-manager's kinds that the chart uses.
+type certificate struct {
+	Spec struct {
+		SecretName string   `json:"secretName"`
+		DNSNames   []string `json:"dnsNames"`
+		IssuerRef  struct {
+			Kind  string `json:"kind"`
+			Name  string `json:"name"`
+			Group string `json:"group"`
+		} `json:"issuerRef"`
+	} `json:"spec"`
+}
+
+type issuer struct {
+	Spec struct {
+		SelfSigned *struct{} `json:"selfSigned"`
 	} `json:"spec"`
 }
 
@@ -159,6 +185,10 @@ func checkMonitoringObject(obj *unstructured.Unstructured) error {
 		err = yaml.UnmarshalStrict(spec, &serviceMonitor{})
 	case "PrometheusRule":
 		err = yaml.UnmarshalStrict(spec, &prometheusRule{})
+	case "Certificate":
+		err = yaml.UnmarshalStrict(spec, &certificate{})
+	case "Issuer":
+		err = yaml.UnmarshalStrict(spec, &issuer{})
 	default:
 		err = errors.New("unexpected kind")
 	}

@@ -33,8 +33,8 @@ import (
 )
 
 // promServer is the pinned Prometheus of `make assets`, configured as config/prometheus
-// configures the Prometheus Operator's: it scrapes the manager over HTTPS with a bearer token
-// (job="fledge", honor_labels) and evaluates the alerts of rules.yaml. Its API asks for basic
+// configures the Prometheus Operator's: it scrapes the manager over HTTPS, verifying its
+// certificate, with a bearer token (job="fledge", honor_labels) and evaluates the alerts of rules.yaml. Its API asks for basic
 // auth, so that the MetricTemplate of the install specs needs the credentials of its Secret.
 type promServer struct {
 	URL                string
@@ -53,6 +53,9 @@ type promOptions struct {
 	Target, TokenFile string
 	// RulesFile is a Prometheus rule file.
 	RulesFile string
+	// CAFile and ServerName verify the manager's certificate, as the ServiceMonitor's
+	// tlsConfig does.
+	CAFile, ServerName string
 }
 
 func startPrometheus(ctx context.Context, opts promOptions) (*promServer, error) {
@@ -74,10 +77,11 @@ scrape_configs:
   authorization:
     credentials_file: %q
   tls_config:
-    insecure_skip_verify: true
+    ca_file: %q
+    server_name: %q
   static_configs:
   - targets: [%q]
-`, opts.RulesFile, opts.TokenFile, opts.Target)
+`, opts.RulesFile, opts.TokenFile, opts.CAFile, opts.ServerName, opts.Target)
 	for name, content := range map[string]string{"prometheus.yml": config, "web.yml": web} {
 		if err := os.WriteFile(filepath.Join(opts.Dir, name), []byte(content), 0o600); err != nil {
 			return nil, err

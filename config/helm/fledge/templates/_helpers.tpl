@@ -44,3 +44,12 @@ app.kubernetes.io/component: manager
 {{- define "fledge.metricsSecure" -}}
 {{- if and .Values.metrics.enabled .Values.metrics.secure }}true{{ end }}
 {{- end }}
+
+{{/* The Secret of the metrics serving certificate, or "" when the manager signs its own. */}}
+{{- define "fledge.metricsCertSecret" -}}
+{{- if .Values.metrics.certificate.certManager.enabled -}}
+{{ include "fledge.fullname" . }}-metrics-cert
+{{- else -}}
+{{ .Values.metrics.certificate.secretName }}
+{{- end -}}
+{{- end -}}
