@@ -12,7 +12,9 @@ import (
 
 var _ = Describe("a controller restart", func() {
 	It("goes on with the rollout from where it was, without repeating or skipping a step", func(ctx context.Context) {
-		const interval = 3 * time.Second
+		// Long enough that a manager slow to start on a busy machine (seconds) is told from one
+		// that forgot the due time (a whole interval more).
+		const interval = 8 * time.Second
 		a := newApp(ctx, withInterval(interval))
 		weights := a.recordWeights()
 		a.setImage(ctx, "example.com/web:v2")

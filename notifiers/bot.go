@@ -85,6 +85,11 @@ type BotConfig struct {
 	APIURL string
 	// CallTimeout bounds each HTTP call; zero means DefaultCallTimeout.
 	CallTimeout time.Duration
+	// StillAllowed, when set, is asked right after each post. A post that went out when this
+	// process may no longer speak (a leader frozen past its lease between the check before the
+	// post and the post itself, while another took over) is taken back with chat.delete, and
+	// the send fails with StillAllowed's error: the leader that took over keeps the only one.
+	StillAllowed func(context.Context) error
 }
 
 // SlackBot keeps one Slack message per rollout, updated in place, with thread replies for the
@@ -214,7 +219,30 @@ func (b *SlackBot) post(ctx context.Context, n Notification, msg message) (*Thre
 		return nil, b.fail("post the rollout message to "+b.cfg.Channel, err)
 	}
 	b.learnChannelID(channel)
+	if err := b.takeBackIfStale(ctx, channel, ts); err != nil {
+		return nil, err
+	}
 	return &Thread{Channel: channel, TS: ts}, nil
+}
+
+// takeBackIfStale deletes the message just posted when StillAllowed says this process may no
+// longer speak, and returns why.
+func (b *SlackBot) takeBackIfStale(ctx context.Context, channel, ts string) error {
+	if b.cfg.StillAllowed == nil {
+		return nil
+	}
+	stale := b.cfg.StillAllowed(ctx)
+	if stale == nil {
+		return nil
+	}
+	err := b.call(ctx, func(ctx context.Context) error {
+		_, _, err := b.client.DeleteMessageContext(ctx, channel, ts)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("posted after this process lost the right to speak (%w), and could not take it back: %v", stale, b.fail("delete the message", err))
+	}
+	return fmt.Errorf("posted after this process lost the right to speak, taken back: %w", stale)
 }
 
 // update rewrites the rollout message in place.
@@ -372,14 +400,15 @@ func (b *SlackBot) replyOnce(ctx context.Context, n Notification, t Thread) erro
 	}
 	msg := replyMessage(n)
 	opts := append(b.postOptions(n, msg, roleReply), slack.MsgOptionTS(t.TS))
-	err = b.call(ctx, func(ctx context.Context) error {
-		_, _, err := b.client.PostMessageContext(ctx, t.Channel, opts...)
+	var ts string
+	err = b.call(ctx, func(ctx context.Context) (err error) {
+		_, ts, err = b.client.PostMessageContext(ctx, t.Channel, opts...)
 		return err
 	})
 	if err != nil {
 		return b.fail("reply in the rollout thread in "+t.Channel, err)
 	}
-	return nil
+	return b.takeBackIfStale(ctx, t.Channel, ts)
 }
 
 // replied reports whether the thread holds a reply carrying the notification ID.

@@ -38,6 +38,9 @@ func (d *Dispatcher) sender(ctx context.Context, target Target, progress fledgev
 		return notifiers.NewSlackBot(notifiers.BotConfig{
 			Token: value, Channel: ap.Spec.Channel, KnownChannelID: progress.Channel,
 			Username: ap.Spec.Username, IconEmoji: ap.Spec.IconEmoji, APIURL: d.SlackAPIURL,
+			// A post that crossed a freeze past the lease is taken back (the fence is asked before
+			// each post too): the new leader's stays the only one.
+			StillAllowed: d.checkFence,
 		})
 	}
 	return notifiers.NewSlackWebhook(notifiers.WebhookConfig{URL: value, Channel: ap.Spec.Channel, Username: ap.Spec.Username, IconEmoji: ap.Spec.IconEmoji})

@@ -1,5 +1,5 @@
 // Package fakeslack plays Slack for tests: a stateful Web API server that stores what Fledge
-// posts (chat.postMessage, chat.update, conversations.replies, conversations.history,
+// posts (chat.postMessage, chat.update, chat.delete, conversations.replies, conversations.history,
 // conversations.list) and an incoming-webhook receiver, both with fault injection: HTTP
 // statuses, rate limits with
 // Retry-After, Slack error codes, calls that hang, lost responses, and outages (every call
@@ -111,6 +111,7 @@ func Start() (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/chat.postMessage", s.handler("chat.postMessage", s.postMessage))
 	mux.Handle("/api/chat.update", s.handler("chat.update", s.update))
+	mux.Handle("/api/chat.delete", s.handler("chat.delete", s.deleteMessage))
 	mux.Handle("/api/conversations.replies", s.handler("conversations.replies", s.replies))
 	mux.Handle("/api/conversations.history", s.handler("conversations.history", s.history))
 	mux.Handle("/api/conversations.list", s.handler("conversations.list", s.list))
@@ -394,6 +395,20 @@ func (s *Server) update(form map[string][]string) map[string]any {
 			}
 			m.Versions = append(m.Versions, Content{Text: m.Text, Blocks: m.Blocks, Metadata: m.Metadata})
 			return map[string]any{"ok": true, "channel": channel, "ts": ts, "text": m.Text}
+		}
+	}
+	return map[string]any{"ok": false, "error": "message_not_found"}
+}
+
+// deleteMessage removes a message, as chat.delete does for the bot's own messages.
+func (s *Server) deleteMessage(form map[string][]string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	channel, ts := get(form, "channel"), get(form, "ts")
+	for _, m := range s.messages {
+		if m.Channel == channel && m.TS == ts && !m.Deleted {
+			m.Deleted = true
+			return map[string]any{"ok": true, "channel": channel, "ts": ts}
 		}
 	}
 	return map[string]any{"ok": false, "error": "message_not_found"}
