@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -97,11 +98,28 @@ func (d *Dispatcher) Enqueue(key types.NamespacedName) {
 	d.queue.Add(item{Canary: key})
 }
 
+// retryBackoff bounds how long an item that keeps failing (the API server away, the fence
+// shut, a provider down) waits before it is tried again. controller-runtime's default goes up
+// to 16 minutes and only comes down when the item succeeds, so after a stormy spell an item
+// could wait longer than a notification is meant to live: notifications are due within
+// seconds, and the retry bound (Retry) says when to give one up, not the queue.
+const (
+	retryBackoffBase = 50 * time.Millisecond
+	retryBackoffMax  = 30 * time.Second
+)
+
 // NewQueue prepares the queue; call it before Enqueue and Start.
 func (d *Dispatcher) NewQueue() {
-	d.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
-		workqueue.DefaultTypedControllerRateLimiter[item](),
+	d.queue = workqueue.NewTypedRateLimitingQueueWithConfig(retryLimiter(),
 		workqueue.TypedRateLimitingQueueConfig[item]{Name: "alerts"})
+}
+
+func retryLimiter() workqueue.TypedRateLimiter[item] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[item](retryBackoffBase, retryBackoffMax),
+		// As controller-runtime's default: all items together, 10 a second, bursts of 100.
+		&workqueue.TypedBucketRateLimiter[item]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+	)
 }
 
 // NeedLeaderElection: only the leader sends, so that replicas never send twice.

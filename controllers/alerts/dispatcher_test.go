@@ -362,3 +362,21 @@ func TestProviderNamedTwiceIsToldAtItsMostTalkativeSeverity(t *testing.T) {
 		t.Error("found a provider the Canary does not name")
 	}
 }
+
+// However often an item failed, it is tried again within retryBackoffMax: a notification is
+// never held back by the queue longer than that.
+func TestAnItemThatKeepsFailingIsRetriedWithinTheBackoffBound(t *testing.T) {
+	limiter := retryLimiter()
+	it := item{Provider: "ns/p"}
+	var last time.Duration
+	for range 100 {
+		last = limiter.When(it)
+	}
+	if last > retryBackoffMax || last < retryBackoffMax/2 {
+		t.Errorf("after 100 failures the item waits %s, want up to %s", last, retryBackoffMax)
+	}
+	limiter.Forget(it)
+	if first := limiter.When(it); first > time.Second {
+		t.Errorf("after a success the item waits %s again", first)
+	}
+}
