@@ -62,8 +62,9 @@ var _ = Describe("a new revision", func() {
 		Expect(c.Status.LastPromotedRevision).To(Equal(c.Status.CanaryRevision))
 
 		Expect(a.deployment(ctx, "web-primary").Spec.Template.Spec.Containers[0].Image).To(Equal("example.com/web:v2"))
-		Expect(*a.deployment(ctx, "web-canary").Spec.Replicas).To(BeZero())
-		Expect(*a.deployment(ctx, "web").Spec.Replicas).To(BeZero())
+		// The status is recorded first, the copies scaled right after.
+		Eventually(func() int32 { return *a.deployment(ctx, "web-canary").Spec.Replicas }).WithContext(ctx).Should(BeZero())
+		Eventually(func() int32 { return *a.deployment(ctx, "web").Spec.Replicas }).WithContext(ctx).Should(BeZero())
 		Eventually(a.eventReasons).WithContext(ctx).Should(ContainElements("RolloutStarted", "Advanced", "Promoting", "Promoted"))
 
 		By("taking one step per interval")
