@@ -98,7 +98,7 @@ func (d *Dispatcher) Enqueue(key types.NamespacedName) {
 	d.queue.Add(item{Canary: key})
 }
 
-// retryBackoff bounds how long an item that keeps failing (the API server away, the fence
+// retryBackoffBase and retryBackoffMax bound how long an item that keeps failing (the API server away, the fence
 // shut, a provider down) waits before it is tried again. controller-runtime's default goes up
 // to 16 minutes and only comes down when the item succeeds, so after a stormy spell an item
 // could wait longer than a notification is meant to live: notifications are due within
@@ -114,6 +114,7 @@ func (d *Dispatcher) NewQueue() {
 		workqueue.TypedRateLimitingQueueConfig[item]{Name: "alerts"})
 }
 
+// retryLimiter is the queue's: per item exponential up to retryBackoffMax, overall a bucket.
 func retryLimiter() workqueue.TypedRateLimiter[item] {
 	return workqueue.NewTypedMaxOfRateLimiter(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[item](retryBackoffBase, retryBackoffMax),

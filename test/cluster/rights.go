@@ -234,6 +234,14 @@ func managerRightsInForce(ctx context.Context, cs kubernetes.Interface, c client
 	return nil
 }
 
+// ClientAs is a client that acts as user, authenticated (the administrator impersonates them):
+// the rights RBAC gives that user, and the admission policies that apply to them.
+func (c *Cluster) ClientAs(user string) (client.Client, error) {
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:authenticated"}}
+	return client.New(cfg, client.Options{Scheme: c.Scheme})
+}
+
 // waitForStatusPolicy waits until the admission policy that holds everyone but the manager to
 // status.request refuses a forged status: a probe Canary, which no manager has seen yet, has
 // its phase written by the administrator (dry run) until that is refused, then goes.

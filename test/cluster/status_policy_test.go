@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
@@ -44,9 +43,7 @@ var _ = Describe("the status-requests admission policy", func() {
 
 		manager, err := client.New(managerCfg, client.Options{Scheme: stack.Scheme})
 		Expect(err).NotTo(HaveOccurred())
-		impersonated := rest.CopyConfig(stack.Config)
-		impersonated.Impersonate = rest.ImpersonationConfig{UserName: "ann", Groups: []string{"system:authenticated"}}
-		ann, err := client.New(impersonated, client.Options{Scheme: stack.Scheme})
+		ann, err := stack.ClientAs("ann")
 		Expect(err).NotTo(HaveOccurred())
 		// RBAC reaches the authorizer through an informer: wait for the binding.
 		Eventually(func() error {

@@ -12,7 +12,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
@@ -128,13 +127,10 @@ func steerAsOperator(ctx context.Context, slack *fakeslack.Server) {
 	}).WithContext(ctx).WithTimeout(30*time.Second).Should(ContainSubstring("promoted on request by "+operatorUser), "Slack names who promoted")
 }
 
-// asUser is a client that acts as user (impersonated by the administrator), authenticated:
-// the rights RBAC gives that user, and the admission policies that apply to them.
+// asUser is stack.ClientAs, failing the spec on an error.
 func asUser(user string) client.Client {
 	GinkgoHelper()
-	cfg := rest.CopyConfig(stack.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:authenticated"}}
-	c, err := client.New(cfg, client.Options{Scheme: stack.Scheme})
+	c, err := stack.ClientAs(user)
 	Expect(err).NotTo(HaveOccurred())
 	return c
 }
