@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
@@ -116,10 +118,18 @@ var _ = Describe("steering a rollout", func() {
 			Expect(k8s.Delete(ctx, freeze)).To(Succeed())
 		})
 
-		// The policy reaches admission through an informer: the first tries may pass.
-		Eventually(func() string {
-			return kubectl(ctx, "fledge", "pause", "web", "-n", a.ns).stderr
-		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Equal("error: you may not pause canary web in namespace " + a.ns + ": changes are frozen until Monday\n"))
+		// The policy reaches admission through an informer. A pause that went through before it
+		// did would leave nothing to refuse, so a dry run (which admission sees, and which
+		// changes nothing) waits for it first.
+		Eventually(func() error {
+			request := []byte(`{"status":{"request":{"id":"probe","action":"Pause","requestedBy":"` + cluster.AdminUser + `"}}}`)
+			return k8s.Status().Patch(ctx, a.get(ctx), client.RawPatch(types.MergePatchType, request), client.DryRunAll)
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(MatchError(ContainSubstring("changes are frozen until Monday")))
+
+		r := kubectl(ctx, "fledge", "pause", "web", "-n", a.ns)
+		Expect(r.exitCode).To(Equal(1))
+		Expect(r.stderr).To(Equal("error: you may not pause canary web in namespace " + a.ns + ": changes are frozen until Monday\n"))
+		Expect(a.get(ctx).Status.Phase).To(Equal(fledgev1alpha1.PhaseProgressing), "nothing changed")
 	})
 
 	It("tells a user without rights that their account cannot patch canaries/status", func(ctx context.Context) {
