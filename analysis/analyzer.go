@@ -20,6 +20,7 @@ import (
 // Reasons of the MetricsReady condition when a metric cannot be measured.
 const (
 	ReasonTemplateNotFound    = "TemplateNotFound"
+	ReasonTemplateNotShared   = "TemplateNotShared"
 	ReasonTemplateError       = "TemplateError"
 	ReasonQueryRejected       = "QueryRejected"
 	ReasonProviderUnreachable = "ProviderUnreachable"
@@ -206,6 +207,12 @@ func (a *Analyzer) resolve(ctx context.Context, canary *fledgev1alpha1.Canary, m
 	tmpl := &fledgev1alpha1.MetricTemplate{}
 	if err := a.Reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, tmpl); err != nil {
 		return nil, nil, &configError{reason: ReasonTemplateNotFound, msg: fmt.Sprintf("MetricTemplate %s/%s: %v", namespace, ref.Name, err)}
+	}
+	if !fledgev1alpha1.MaySee(tmpl.Namespace, tmpl.Spec.SharedWith, canary.Namespace) {
+		// Its query would run with its owner's credentials, and its answers show here.
+		return nil, nil, &configError{reason: ReasonTemplateNotShared, msg: fmt.Sprintf(
+			"MetricTemplate %s/%s is not shared with namespace %s: its owners may add %q to its spec.sharedWith, or copy it into %s",
+			namespace, ref.Name, canary.Namespace, canary.Namespace, canary.Namespace)}
 	}
 	opts, err := a.providerOptions(ctx, tmpl)
 	if err != nil {

@@ -54,7 +54,8 @@ func i64(v int64) *int64                              { return &v }
 func template(name, query string, provider fledgev1alpha1.MetricProvider) *fledgev1alpha1.MetricTemplate {
 	return &fledgev1alpha1.MetricTemplate{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "monitoring", Name: name},
-		Spec:       fledgev1alpha1.MetricTemplateSpec{Provider: provider, Query: query},
+		// The platform team's: shared with every namespace.
+		Spec: fledgev1alpha1.MetricTemplateSpec{Provider: provider, Query: query, SharedWith: []string{fledgev1alpha1.SharedWithAll}},
 	}
 }
 
@@ -180,6 +181,33 @@ var _ = Describe("a MetricTemplate", func() {
 		r := analyzerWith(prom.URL).Check(ctx, canaryIn(healthy, fromTemplate("missing", atMost(1))), web)
 		Expect(r.Verdict).To(Equal(analysis.Fail))
 		Expect(r.Problem.Reason).To(Equal(analysis.ReasonTemplateNotFound))
+	})
+
+	It("of another namespace that is not shared with the Canary's fails, saying who may share it, and never runs", func(ctx context.Context) {
+		query := `sum(rate(istio_requests_total{destination_workload="{{ .Workload }}"}[{{ .Interval }}]))`
+		for _, sharedWith := range [][]string{nil, {"other-team"}} {
+			t := template("private", query, provider())
+			t.Spec.SharedWith = sharedWith
+			r := analyzerWith(prom.URL, t).Check(ctx, canaryIn(healthy, fromTemplate("private", atLeast(0))), web)
+			Expect(r.Verdict).To(Equal(analysis.Fail))
+			Expect(r.Problem.Reason).To(Equal(analysis.ReasonTemplateNotShared))
+			Expect(r.Problem.Message).To(Equal(`MetricTemplate monitoring/private is not shared with namespace ` + healthy +
+				`: its owners may add "` + healthy + `" to its spec.sharedWith, or copy it into ` + healthy))
+			Expect(r.Metrics).To(HaveLen(1))
+			Expect(r.Metrics[0].Value).To(BeNil(), "nothing measured with credentials that are not the Canary's to use")
+		}
+
+		t := template("private", query, provider())
+		t.Spec.SharedWith = []string{"other-team", healthy}
+		r := analyzerWith(prom.URL, t).Check(ctx, canaryIn(healthy, fromTemplate("private", atLeast(0))), web)
+		Expect(r.Verdict).To(Equal(analysis.Pass), r.Message)
+
+		own := template("own", query, provider())
+		own.Namespace, own.Spec.SharedWith = healthy, nil
+		ref := fromTemplate("own", atLeast(0))
+		ref.TemplateRef.Namespace = ""
+		r = analyzerWith(prom.URL, own).Check(ctx, canaryIn(healthy, ref), web)
+		Expect(r.Verdict).To(Equal(analysis.Pass), "a template of the Canary's own namespace needs no sharing: %s", r.Message)
 	})
 
 	It("reaches a Prometheus behind basic auth with the credentials of its Secret, and fails without them", func(ctx context.Context) {

@@ -46,9 +46,11 @@ func queueNotifications(canary *fledgev1alpha1.Canary, st *fledgev1alpha1.Canary
 			kept = append(kept, entry)
 		}
 	}
-	// A provider that stays out of reach must not grow the status without bound.
+	// A provider that stays out of reach must not grow the status without bound; what it
+	// misses is counted, not silently gone.
 	if over := len(kept) - alerts.MaxOutbox; over > 0 {
 		kept = kept[over:]
+		n.Dropped += int64(over)
 	}
 	n.Outbox = kept
 	st.Notifications = n

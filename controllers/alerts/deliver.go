@@ -65,8 +65,9 @@ func (d *Dispatcher) deliver(ctx context.Context, it item) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	sender, err := d.sender(ctx, target, progress)
-	if err != nil && d.Clock.Since(pending[0].Time.Time) < d.Retry.GiveUpAfter {
+	sender, err := d.sender(ctx, canary, target, progress)
+	var notShared *notSharedError
+	if err != nil && !errors.As(err, &notShared) && d.Clock.Since(pending[0].Time.Time) < d.Retry.GiveUpAfter {
 		// Perhaps passing (the AlertProvider not in the cache yet, the API server busy): the
 		// queue retries with backoff until the notification is as old as the retry bound.
 		return err
@@ -83,7 +84,7 @@ func (d *Dispatcher) deliver(ctx context.Context, it item) error {
 			continue
 		default:
 			// send records the progress, the notifications skipped before it included.
-			if err := d.send(ctx, canary, target, &progress, entry, n, sender); err != nil {
+			if err := d.send(ctx, it, canary, target, &progress, entry, n, sender); err != nil {
 				return err
 			}
 			skipped = false
@@ -105,7 +106,7 @@ func (d *Dispatcher) deliver(ctx context.Context, it item) error {
 // right before the first attempt and before every retry; when it refuses, nothing is sent or
 // recorded. Retries are counted in fledge_notifications_retried_total and shown in the
 // provider's status (attempts) as they happen.
-func (d *Dispatcher) send(ctx context.Context, canary *fledgev1alpha1.Canary, target Target, progress *fledgev1alpha1.ProviderDelivery,
+func (d *Dispatcher) send(ctx context.Context, it item, canary *fledgev1alpha1.Canary, target Target, progress *fledgev1alpha1.ProviderDelivery,
 	entry fledgev1alpha1.OutboxEntry, n notifiers.Notification, sender notifiers.Sender) error {
 	var thread *notifiers.Thread
 	if progress.RolloutID == entry.RolloutID && progress.TS != "" {
@@ -133,10 +134,14 @@ func (d *Dispatcher) send(ctx context.Context, canary *fledgev1alpha1.Canary, ta
 	if err := d.checkFence(ctx); err != nil {
 		return err
 	}
+	if err := d.acquireCall(it); err != nil {
+		return err
+	}
 	if before > 0 {
 		retriesTotal.WithLabelValues(target.Key).Inc()
 	}
 	t, sendErr := notifiers.Deliver(ctx, sender, n, thread, d.Retry, retry)
+	d.releaseCall(it.Provider)
 	if t != nil {
 		progress.RolloutID, progress.Channel, progress.TS = entry.RolloutID, t.Channel, t.TS
 	}

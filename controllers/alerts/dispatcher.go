@@ -3,7 +3,6 @@ package alerts
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -42,12 +41,10 @@ const (
 	// DefaultWorkers is how many deliveries run at once: enough that the providers that hang,
 	// PerProviderWorkers each, leave workers to the others.
 	DefaultWorkers = 16
-	// DefaultPerProviderWorkers is how many workers one AlertProvider may hold at once.
+	// DefaultPerProviderWorkers is how many workers one AlertProvider may hold in calls to it
+	// at once.
 	DefaultPerProviderWorkers = 2
 )
-
-// busyRequeue is how soon an item whose provider holds all its workers is looked at again.
-const busyRequeue = time.Second
 
 // Dispatcher delivers the outboxes of Canaries. It runs beside the reconcilers, on the leader
 // only. Its unit of work is one provider of one Canary (an item): each item is handled by one
@@ -71,9 +68,11 @@ type Dispatcher struct {
 	Retry notifiers.RetryPolicy
 	// Workers deliver that many items at once (DefaultWorkers when zero).
 	Workers int
-	// PerProviderWorkers bounds the workers one AlertProvider holds at once, whatever the
-	// number of its Canaries (DefaultPerProviderWorkers when zero): the items of a provider at
-	// its bound wait in the queue, not in a worker.
+	// PerProviderWorkers bounds the workers one AlertProvider holds in calls to it at once,
+	// whatever the number of its Canaries (DefaultPerProviderWorkers when zero). The bound is on
+	// the calls only, not on reading and recording around them, so that it holds back a
+	// provider that is slow, not one that is merely busy; the items of a provider at its bound
+	// wait in line, not in a worker, and each slot given back goes to the next in line.
 	PerProviderWorkers int
 	// Fence is asked right before every send; nil allows every send. See Fence.
 	Fence fence.Fence
@@ -159,21 +158,36 @@ func (d *Dispatcher) process(ctx context.Context, it item) {
 		d.finish(ctx, it, d.fanOut(ctx, it.Canary))
 		return
 	}
-	if !d.busy.acquire(it.Provider, d.perProviderWorkers()) {
-		// The provider holds its share of the workers (it hangs, say): leave this worker to
-		// the others and look again soon. The item keeps its place in its own order.
-		d.queue.AddAfter(it, busyRequeue/2+rand.N(busyRequeue/2))
-		return
-	}
-	defer d.busy.release(it.Provider)
 	d.finish(ctx, it, d.deliver(ctx, it))
 }
+
+// acquireCall takes one of the provider's call slots for it, or puts it in the provider's line
+// and says errProviderBusy: the item comes back when a slot is free.
+func (d *Dispatcher) acquireCall(it item) error {
+	if !d.busy.acquireOrWait(it.Provider, d.perProviderWorkers(), it) {
+		return errProviderBusy
+	}
+	return nil
+}
+
+// releaseCall gives the slot back and queues the item that waited longest for one.
+func (d *Dispatcher) releaseCall(provider string) {
+	if next, ok := d.busy.release(provider); ok {
+		d.queue.Add(next)
+	}
+}
+
+// errProviderBusy: the provider has all its call slots in use (it hangs, say); the item waits
+// in its line, not in a worker.
+var errProviderBusy = errors.New("the alert provider has all its calls in flight")
 
 func (d *Dispatcher) finish(ctx context.Context, it item, err error) {
 	var fenced *fencedError
 	switch {
 	case err == nil:
 		d.queue.Forget(it)
+	case errors.Is(err, errProviderBusy):
+		// In its provider's line: releaseCall queues it again.
 	case errors.Is(err, errStale):
 		// Someone else moved the Canary on: read it again at once.
 		d.queue.Forget(it)

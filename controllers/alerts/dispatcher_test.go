@@ -73,7 +73,7 @@ func TestFiveCanariesOnAHangingWebhookLeaveWorkersToOthers(t *testing.T) {
 	if len(healthy.Posts()) != 2 {
 		t.Errorf("%d posts to the healthy webhook, want 2", len(healthy.Posts()))
 	}
-	time.Sleep(busyRequeue) // the three other Canaries of the hanging provider have come back by now
+	time.Sleep(time.Second) // had the three other Canaries of the hanging provider a way past their line, they would call by now
 	if n := stuck.Calls(); n != 2 {
 		t.Errorf("%d calls to the hanging webhook at once, want its bound of 2", n)
 	}
@@ -378,5 +378,38 @@ func TestAnItemThatKeepsFailingIsRetriedWithinTheBackoffBound(t *testing.T) {
 	limiter.Forget(it)
 	if first := limiter.When(it); first > time.Second {
 		t.Errorf("after a success the item waits %s again", first)
+	}
+}
+
+// A Canary may post through an AlertProvider of another namespace only when that provider's
+// owners share it with the Canary's namespace: it posts with their credentials. The one not
+// shared is given up at once, saying what to change, and never called.
+func TestAProviderOfAnotherNamespacePostsOnlyWhenItsOwnersShareIt(t *testing.T) {
+	private, shared := fakeslack.NewWebhook(t), fakeslack.NewWebhook(t)
+	w := newWorld(t)
+	w.webhookProviderIn("team-b", "private", private.URL(), nil)
+	w.webhookProviderIn("team-b", "shared", shared.URL(), []string{"team-c", ns})
+	c := w.canary("web", 2)
+	for _, name := range []string{"private", "shared"} {
+		c.Spec.Analysis.Alerts = append(c.Spec.Analysis.Alerts, fledgev1alpha1.CanaryAlert{
+			ProviderRef: fledgev1alpha1.AlertProviderRef{Namespace: "team-b", Name: name}, Severity: "info"})
+	}
+	w.start(nil)
+	w.enqueue("web")
+
+	eventually(t, within, func() (bool, string) {
+		p, q := w.progress("web", "team-b/shared"), w.progress("web", "team-b/private")
+		return p.Seq == 2 && q.Seq == 2, fmt.Sprintf("shared at seq %d, private at seq %d", p.Seq, q.Seq)
+	})
+	if n := len(shared.Posts()); n != 2 {
+		t.Errorf("%d posts through the shared provider, want 2", n)
+	}
+	if n := private.Calls(); n != 0 {
+		t.Errorf("%d calls to the provider that is not shared, want none", n)
+	}
+	p := w.progress("web", "team-b/private")
+	want := `AlertProvider team-b/private is not shared with namespace ` + ns + `: its owners may add "` + ns + `" to its spec.sharedWith`
+	if p.Failures != 2 || p.LastError != want {
+		t.Errorf("the provider not shared: %d failures, last error %q; want 2 and %q", p.Failures, p.LastError, want)
 	}
 }

@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,10 +47,15 @@ func newWorld(t *testing.T) *world {
 
 // webhookProvider adds an AlertProvider named name posting to url, with its Secret.
 func (w *world) webhookProvider(name, url string) {
+	w.webhookProviderIn(ns, name, url, nil)
+}
+
+// webhookProviderIn adds an AlertProvider of namespace namespace, shared with sharedWith.
+func (w *world) webhookProviderIn(namespace, name, url string, sharedWith []string) {
 	w.objs = append(w.objs,
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{"url": []byte(url)}},
-		&fledgev1alpha1.AlertProvider{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: fledgev1alpha1.AlertProviderSpec{
-			WebhookURL: &fledgev1alpha1.SecretKeyRef{SecretName: name, Key: "url"},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Data: map[string][]byte{"url": []byte(url)}},
+		&fledgev1alpha1.AlertProvider{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Spec: fledgev1alpha1.AlertProviderSpec{
+			WebhookURL: &fledgev1alpha1.SecretKeyRef{SecretName: name, Key: "url"}, SharedWith: sharedWith,
 		}})
 }
 
@@ -127,14 +133,17 @@ func (w *world) enqueue(name string) {
 	w.d.Enqueue(types.NamespacedName{Namespace: ns, Name: name})
 }
 
-// progress reads how far provider got with the Canary name.
+// progress reads how far provider (a name in ns, or namespace/name) got with the Canary name.
 func (w *world) progress(name, provider string) fledgev1alpha1.ProviderDelivery {
 	w.t.Helper()
 	c := &fledgev1alpha1.Canary{}
 	if err := w.client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, c); err != nil {
 		w.t.Fatal(err)
 	}
-	return providerProgress(c.Status.Notifications, ns+"/"+provider)
+	if !strings.Contains(provider, "/") {
+		provider = ns + "/" + provider
+	}
+	return providerProgress(c.Status.Notifications, provider)
 }
 
 // eventually polls cond until it holds or within passes, then fails with what cond says.

@@ -14,10 +14,15 @@ import (
 // sender builds the Slack sender of an AlertProvider, with the credentials of its Secret. A
 // bot is told the channel ID its provider recorded last, so that a channel configured by name
 // needs no lookup once a message was posted there.
-func (d *Dispatcher) sender(ctx context.Context, target Target, progress fledgev1alpha1.ProviderDelivery) (notifiers.Sender, error) {
+func (d *Dispatcher) sender(ctx context.Context, canary *fledgev1alpha1.Canary, target Target, progress fledgev1alpha1.ProviderDelivery) (notifiers.Sender, error) {
 	ap := &fledgev1alpha1.AlertProvider{}
 	if err := d.Client.Get(ctx, client.ObjectKey{Namespace: target.Namespace, Name: target.Name}, ap); err != nil {
 		return nil, fmt.Errorf("AlertProvider %s: %w", target.Key, err)
+	}
+	// The manager's default provider is the administrator's choice for every namespace; any
+	// other posts with its owner's credentials, so its owner says who may.
+	if target.Key != d.DefaultProvider && !fledgev1alpha1.MaySee(ap.Namespace, ap.Spec.SharedWith, canary.Namespace) {
+		return nil, &notSharedError{provider: target.Key, namespace: canary.Namespace}
 	}
 	ref := ap.Spec.WebhookURL
 	if ap.Spec.BotToken != nil {
@@ -44,4 +49,13 @@ func (d *Dispatcher) sender(ctx context.Context, target Target, progress fledgev
 		})
 	}
 	return notifiers.NewSlackWebhook(notifiers.WebhookConfig{URL: value, Channel: ap.Spec.Channel, Username: ap.Spec.Username, IconEmoji: ap.Spec.IconEmoji})
+}
+
+// notSharedError: the Canary names an AlertProvider of another namespace that is not shared
+// with its own. No retry helps; its notifications to that provider are given up at once.
+type notSharedError struct{ provider, namespace string }
+
+func (e *notSharedError) Error() string {
+	return fmt.Sprintf("AlertProvider %s is not shared with namespace %s: its owners may add %q to its spec.sharedWith",
+		e.provider, e.namespace, e.namespace)
 }

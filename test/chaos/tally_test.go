@@ -29,7 +29,10 @@ type tally struct {
 	// SlackDuplicates and SlackLosses: one rollout message and one reply per turn that has
 	// one, in Slack.
 	SlackDuplicates, SlackLosses int
-	problems                     []string
+	// OutboxDrops are notifications the outbox let go before every provider had them (it was
+	// full: the dispatcher fell far behind), whether or not the Slack count shows them.
+	OutboxDrops int
+	problems    []string
 }
 
 func (t *tally) problem(format string, args ...any) {
@@ -40,15 +43,15 @@ func (t *tally) problem(format string, args ...any) {
 
 // zero is nil when nothing that must never happen happened, else what did.
 func (t tally) zero() error {
-	if t.WrongEnds+t.Unfinished+t.Regressions+t.Repeats+t.Skips+t.EventDuplicates+t.EventLosses+t.SlackDuplicates+t.SlackLosses == 0 {
+	if t.WrongEnds+t.Unfinished+t.Regressions+t.Repeats+t.Skips+t.EventDuplicates+t.EventLosses+t.SlackDuplicates+t.SlackLosses+t.OutboxDrops == 0 {
 		return nil
 	}
 	return fmt.Errorf("%+v\n%s", t.counts(), strings.Join(t.problems, "\n"))
 }
 
 func (t tally) counts() string {
-	return fmt.Sprintf("rollouts %d, wrong ends %d, unfinished %d, regressions %d, repeats %d, skips %d, duplicate events %d, lost events %d, duplicate Slack messages %d, lost Slack messages %d",
-		t.Rollouts, t.WrongEnds, t.Unfinished, t.Regressions, t.Repeats, t.Skips, t.EventDuplicates, t.EventLosses, t.SlackDuplicates, t.SlackLosses)
+	return fmt.Sprintf("rollouts %d, wrong ends %d, unfinished %d, regressions %d, repeats %d, skips %d, duplicate events %d, lost events %d, duplicate Slack messages %d, lost Slack messages %d, notifications dropped from a full outbox %d",
+		t.Rollouts, t.WrongEnds, t.Unfinished, t.Regressions, t.Repeats, t.Skips, t.EventDuplicates, t.EventLosses, t.SlackDuplicates, t.SlackLosses, t.OutboxDrops)
 }
 
 func tallyApps(ctx context.Context, rec *recorder, apps []*chaosApp) (tally, error) {
@@ -172,6 +175,16 @@ func (t *tally) add(ctx context.Context, rec *recorder, a *chaosApp, messages []
 		}
 	}
 
+	// Notifications: none let go undelivered.
+	canary := &fledgev1alpha1.Canary{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: "web"}, canary); err != nil {
+		return err
+	}
+	if n := canary.Status.Notifications; n != nil && n.Dropped > 0 {
+		t.OutboxDrops += int(n.Dropped)
+		t.problem("%s: %d notifications dropped from a full outbox", a.ns, n.Dropped)
+	}
+
 	// Slack: one message per rollout, one reply per notification, the end told in the thread.
 	slackProblems := t.SlackDuplicates + t.SlackLosses
 	defer func() {
@@ -235,7 +248,7 @@ func deliveryOf(ctx context.Context, a *chaosApp) string {
 	if n == nil {
 		return "no notifications in its status"
 	}
-	out := fmt.Sprintf("outbox %d entries, next seq %d", len(n.Outbox), n.NextSeq)
+	out := fmt.Sprintf("outbox %d entries, next seq %d, %d dropped", len(n.Outbox), n.NextSeq, n.Dropped)
 	for _, p := range n.Providers {
 		out += fmt.Sprintf("; %s at seq %d, %d failures, %d attempts, last error %q", p.Provider, p.Seq, p.Failures, p.Attempts, p.LastError)
 	}

@@ -36,6 +36,16 @@ type AlertProviderSpec struct {
 	// webhookURL is the Secret key holding a Slack incoming-webhook URL.
 	// +optional
 	WebhookURL *SecretKeyRef `json:"webhookURL,omitempty"`
+
+	// sharedWith lists the namespaces, other than its own, whose Canaries may use this provider,
+	// and so its credentials; "*" shares it with every namespace. Unset, only Canaries of its
+	// own namespace may: a Canary elsewhere that names it is told so in its status.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$`
+	SharedWith []string `json:"sharedWith,omitempty"`
 }
 
 // SecretKeyRef names one key of a Secret in the same namespace.

@@ -16,6 +16,16 @@ type MetricTemplateSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=16384
 	Query string `json:"query"`
+
+	// sharedWith lists the namespaces, other than its own, whose Canaries may use this template,
+	// and so its credentials; "*" shares it with every namespace. Unset, only Canaries of its
+	// own namespace may: a Canary elsewhere that names it is told so in its status.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$`
+	SharedWith []string `json:"sharedWith,omitempty"`
 }
 
 // MetricProvider is a metrics server.

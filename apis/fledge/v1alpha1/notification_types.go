@@ -19,6 +19,12 @@ type NotificationsStatus struct {
 	// +optional
 	NextSeq int64 `json:"nextSeq,omitempty"`
 
+	// dropped counts the notifications let go before every provider had them, because the
+	// outbox was full: a provider out of reach (or far behind) for long misses the oldest ones,
+	// never the newest.
+	// +optional
+	Dropped int64 `json:"dropped,omitempty"`
+
 	// providers records, per alert provider, how far it got and where the rollout's message lives.
 	// +optional
 	// +listType=map
