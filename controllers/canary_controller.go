@@ -50,6 +50,8 @@ type CanaryReconciler struct {
 	Alerts *alerts.Dispatcher
 	// DefaultAlertProvider (namespace/name) is told about Canaries that name no alert.
 	DefaultAlertProvider string
+	// ClusterDomain is the DNS domain of the cluster's Services.
+	ClusterDomain string
 
 	// fresh tells whether the cache already holds the status this controller last wrote.
 	fresh freshness
@@ -97,9 +99,10 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		controllerutil.AddFinalizer(canary, Finalizer)
 		return reconcile.Result{}, r.Client.Patch(ctx, canary, patch)
 	}
-	// What Istio would refuse and admission could not tell: no route is written, no rollout
-	// starts, until the spec is fixed (the spec's change wakes the reconciler).
-	if errs := canary.Spec.RouteErrors(); len(errs) > 0 {
+	// What Istio would refuse and admission could not tell, and hosts past the Canary's own
+	// Service: no route is written, no rollout starts, until the spec is fixed (the spec's
+	// change wakes the reconciler).
+	if errs := append(canary.Spec.RouteErrors(), canary.HostErrors(r.ClusterDomain)...); len(errs) > 0 {
 		return reconcile.Result{}, r.reportProblem(ctx, canary, fledgev1alpha1.ReasonInvalidRoutes, describeRouteErrors(errs))
 	}
 

@@ -117,9 +117,17 @@ var _ = Describe("the routes Fledge writes", func() {
 	It("carry every Istio setting of spec.service, and pass Istio's validation", func(ctx context.Context) {
 		ns := "settings-" + rand.String(5)
 		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		// The platform's ingress Gateway, shared with the Canary's namespace.
+		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system"}}); err != nil && !apierrors.IsAlreadyExists(err) {
+			Expect(err).NotTo(HaveOccurred())
+		}
+		gateway := &istionetworkingv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "public-" + ns, Annotations: map[string]string{"fledge.dev/shared-with": ns}}}
+		gateway.Spec.Servers = []*istioapiv1.Server{{Port: &istioapiv1.Port{Number: 80, Name: "http", Protocol: "HTTP"}, Hosts: []string{ns + "/*"}}}
+		Expect(k8s.Create(ctx, gateway)).To(Succeed())
 		a := newAppIn(ctx, ns, canaryOption(func(c *fledgev1alpha1.Canary) {
-			c.Spec.Service.Hosts = []string{"web.example.com", "web"}
-			c.Spec.Service.Gateways = []string{"istio-system/public", "mesh"}
+			// Routed for the mesh too: the Service's own names only.
+			c.Spec.Service.Hosts = []string{"web." + ns + ".svc.cluster.local", "web"}
+			c.Spec.Service.Gateways = []string{"istio-system/public-" + ns, "mesh"}
 			c.Spec.Service.Timeout = &metav1.Duration{Duration: 5 * time.Second}
 			c.Spec.Service.Retries = &fledgev1alpha1.HTTPRetry{Attempts: 3, PerTryTimeout: &metav1.Duration{Duration: time.Second}, RetryOn: "5xx,connect-failure"}
 			c.Spec.Service.Headers = &fledgev1alpha1.HeaderOperations{Request: &fledgev1alpha1.HeaderChanges{Set: map[string]string{"x-via": "fledge"}, Remove: []string{"x-debug"}}}
@@ -131,7 +139,7 @@ var _ = Describe("the routes Fledge writes", func() {
 			}
 		}))
 		vs := a.virtualService(ctx)
-		Expect(vs.Spec.Gateways).To(Equal([]string{"istio-system/public", "mesh"}))
+		Expect(vs.Spec.Gateways).To(Equal([]string{"istio-system/public-" + ns, "mesh"}))
 		Expect(vs.Spec.Http[0].Timeout.AsDuration()).To(Equal(5 * time.Second))
 		Expect(vs.Spec.Http[0].Retries.Attempts).To(Equal(int32(3)))
 		Expect(vs.Spec.Http[0].Headers.Request.Set).To(HaveKeyWithValue("x-via", "fledge"))

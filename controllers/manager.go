@@ -37,6 +37,9 @@ type Options struct {
 	DefaultAlertProvider string
 	// SlackAPIURL overrides Slack's Web API address (tests).
 	SlackAPIURL string
+	// ClusterDomain is the DNS domain of the cluster's Services (DefaultClusterDomain when
+	// empty): a Canary's mesh hosts must be its own Service's names in it.
+	ClusterDomain string
 	// NotificationRetry bounds the retries of one notification.
 	NotificationRetry notifiers.RetryPolicy
 	// Fence, when set, holds back the notifications once this process may no longer lead
@@ -82,6 +85,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Configs:              &workload.ConfigHashes{Cache: mgr.GetClient(), APIReader: mgr.GetAPIReader()},
 		Alerts:               dispatcher,
 		DefaultAlertProvider: opts.DefaultAlertProvider,
+		ClusterDomain:        cmp.Or(opts.ClusterDomain, fledgev1alpha1.DefaultClusterDomain),
 		transitions:          &transitionEvents{client: writer, reader: mgr.GetAPIReader(), controller: EventSource, instance: instanceName()},
 		checks:               newCheckRunner(opts.Checker, recorder, cmp.Or(opts.CheckWorkers, DefaultCheckWorkers), opts.Clock),
 	}

@@ -33,11 +33,20 @@ const (
 
 // CacheOptions limit the informer cache to what Fledge needs: the Services and Istio objects
 // it manages (by label), all Deployments (targets carry no label of Fledge's), and nowhere
-// the managed fields, which Fledge never reads.
-func CacheOptions() cache.Options {
+// the managed fields, which Fledge never reads; with namespaces, those namespaces only (a
+// manager with Roles there and no ClusterRole could list nothing else).
+func CacheOptions(namespaces ...string) cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{workload.LabelManagedBy: workload.ManagedByFledge})
+	var watched map[string]cache.Config
+	for _, ns := range namespaces {
+		if watched == nil {
+			watched = map[string]cache.Config{}
+		}
+		watched[ns] = cache.Config{}
+	}
 	return cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultNamespaces: watched,
+		DefaultTransform:  cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Service{}:                    {Label: managed},
 			&istionetworkingv1.VirtualService{}:  {Label: managed},

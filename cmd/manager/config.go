@@ -4,11 +4,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 	"fledge.dev/fledge/controllers"
 )
 
@@ -33,6 +36,8 @@ type Config struct {
 	DefaultAlertProvider        string          `json:"defaultAlertProvider"`
 	NotificationTimeout         metav1.Duration `json:"notificationTimeout"`
 	SlackAPIURL                 string          `json:"slackAPIURL"`
+	ClusterDomain               string          `json:"clusterDomain"`
+	WatchNamespaces             []string        `json:"watchNamespaces"`
 }
 
 func defaults() Config {
@@ -53,6 +58,7 @@ func defaults() Config {
 		CheckWorkers:            controllers.DefaultCheckWorkers,
 		PrometheusAddress:       "http://prometheus.istio-system:9090",
 		NotificationTimeout:     metav1.Duration{Duration: 10 * time.Minute},
+		ClusterDomain:           fledgev1alpha1.DefaultClusterDomain,
 	}
 }
 
@@ -75,6 +81,8 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName, "Name of this cluster in notifications.")
 	fs.StringVar(&c.DefaultAlertProvider, "default-alert-provider", c.DefaultAlertProvider, "AlertProvider (namespace/name) told about every Canary that names none.")
 	fs.StringVar(&c.SlackAPIURL, "slack-api-url", c.SlackAPIURL, "Slack's Web API address, for a proxy that relays to Slack (default: Slack's own, https://slack.com/api/).")
+	fs.StringVar(&c.ClusterDomain, "cluster-domain", c.ClusterDomain, "DNS domain of the cluster's Services: a Canary routed for the mesh may name only its own Service, as name, name.namespace, name.namespace.svc or name.namespace.svc.<domain>.")
+	fs.Var((*commaList)(&c.WatchNamespaces), "watch-namespaces", "Namespaces whose Canaries this manager runs, comma-separated (default: every namespace); with Roles in those namespaces only, as the chart's watchNamespaces installs (the namespace of --default-alert-provider is watched too).")
 	fs.DurationVar(&c.NotificationTimeout.Duration, "notification-timeout", c.NotificationTimeout.Duration, "How long a notification is retried before it is given up.")
 }
 
@@ -133,4 +141,32 @@ func parseConfig(fs *flag.FlagSet, args []string) (Config, error) {
 		}
 	}
 	return fromFile, nil
+}
+
+// commaList is a flag of comma-separated names.
+type commaList []string
+
+func (l *commaList) String() string { return strings.Join(*l, ",") }
+
+func (l *commaList) Set(v string) error {
+	*l = nil
+	for _, name := range strings.Split(v, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			*l = append(*l, name)
+		}
+	}
+	return nil
+}
+
+// watchedNamespaces are the namespaces the manager's cache holds: none listed is every one;
+// else those listed and the default alert provider's, which serves them all.
+func (c Config) watchedNamespaces() []string {
+	if len(c.WatchNamespaces) == 0 {
+		return nil
+	}
+	out := slices.Clone(c.WatchNamespaces)
+	if ns, _, ok := strings.Cut(c.DefaultAlertProvider, "/"); ok && !slices.Contains(out, ns) {
+		out = append(out, ns)
+	}
+	return out
 }

@@ -70,3 +70,25 @@ func TestLeaderElectionTimingsMustNest(t *testing.T) {
 		t.Errorf("the defaults: %v", err)
 	}
 }
+
+// The namespaces a manager watches come from a flag or the file, and a flag wins as elsewhere.
+func TestWatchNamespacesFromTheFileOrAFlag(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fledge.yaml")
+	if err := os.WriteFile(path, []byte("watchNamespaces: [shop, payments]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), []string{"--config", path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg.WatchNamespaces, []string{"shop", "payments"}) {
+		t.Errorf("from the file: %q", cfg.WatchNamespaces)
+	}
+	cfg, err = parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), []string{"--config", path, "--watch-namespaces", " cart, ,search"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg.WatchNamespaces, []string{"cart", "search"}) {
+		t.Errorf("the flag over the file: %q", cfg.WatchNamespaces)
+	}
+}

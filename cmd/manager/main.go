@@ -79,7 +79,7 @@ func run(cfg Config) error {
 	}
 	opts := ctrl.Options{
 		Scheme:                 apis.NewScheme(),
-		Cache:                  controllers.CacheOptions(),
+		Cache:                  controllers.CacheOptions(cfg.watchedNamespaces()...),
 		Metrics:                metrics,
 		HealthProbeBindAddress: cfg.HealthProbeBindAddress,
 		LeaderElection:         cfg.LeaderElect,
@@ -103,7 +103,7 @@ func run(cfg Config) error {
 		Checker: checker, Clock: clock.RealClock{}, Fence: fenceOf(lease),
 		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles, CheckWorkers: cfg.CheckWorkers,
 		ClusterName: cfg.ClusterName, DefaultAlertProvider: cfg.DefaultAlertProvider,
-		SlackAPIURL:       cfg.SlackAPIURL,
+		SlackAPIURL: cfg.SlackAPIURL, ClusterDomain: cfg.ClusterDomain,
 		NotificationRetry: notifiers.RetryPolicy{Initial: time.Second, Max: time.Minute, GiveUpAfter: cfg.NotificationTimeout.Duration},
 	}); err != nil {
 		return fmt.Errorf("set up the controllers: %w", err)

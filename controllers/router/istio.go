@@ -34,16 +34,20 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 	// Make before break: a subset is defined before a route names it, and dropped only after
 	// the last route that named it is gone.
 	managed, withCanary := !routes.UserSubsets, withCanary(routes)
+	exportTo, err := r.exportTo(ctx, canary)
+	if err != nil {
+		return result, err
+	}
 	canaryDefined := false
 	if managed {
 		var err error
-		if canaryDefined, err = r.ensureDestinationRule(ctx, canary, withCanary, true, &result); err != nil {
+		if canaryDefined, err = r.ensureDestinationRule(ctx, canary, withCanary, true, exportTo, &result); err != nil {
 			return result, err
 		}
 	}
 
 	vs := &istionetworkingv1.VirtualService{}
-	err := r.ensure(ctx, canary, vs, &result, func(original []byte) (bool, error) {
+	err = r.ensure(ctx, canary, vs, &result, func(original []byte) (bool, error) {
 		var orig *istioapiv1.VirtualService
 		if original != nil {
 			orig = &istioapiv1.VirtualService{}
@@ -51,13 +55,19 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 				return false, fmt.Errorf("read the original spec of VirtualService %s: %w", vs.Name, err)
 			}
 		}
-		want := virtualServiceSpec(canary, orig, routes)
+		want := virtualServiceSpec(canary, orig, routes, exportTo)
 		if proto.Equal(&vs.Spec, want) {
 			return false, nil
 		}
 		if routes.UserSubsets {
 			// The user's DestinationRule is not in the cache; it is read only when routes change.
 			if err := r.verifySubsets(ctx, canary); err != nil {
+				return false, err
+			}
+		}
+		if orig == nil {
+			// Gateways are not cached either; the user's own VirtualService keeps its own.
+			if err := r.verifyGateways(ctx, canary); err != nil {
 				return false, err
 			}
 		}
@@ -69,7 +79,7 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 		return result, err
 	}
 	if canaryDefined && !withCanary {
-		if _, err := r.ensureDestinationRule(ctx, canary, false, false, &result); err != nil {
+		if _, err := r.ensureDestinationRule(ctx, canary, false, false, exportTo, &result); err != nil {
 			return result, err
 		}
 	}
@@ -90,7 +100,7 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 // ensureDestinationRule defines the primary's subset, and the canary's when withCanary, or
 // when keep and it is defined already (its routes may not be gone yet). It reports whether
 // the canary's subset is defined.
-func (r *Istio) ensureDestinationRule(ctx context.Context, canary *fledgev1alpha1.Canary, withCanary, keep bool, result *Result) (bool, error) {
+func (r *Istio) ensureDestinationRule(ctx context.Context, canary *fledgev1alpha1.Canary, withCanary, keep bool, exportTo []string, result *Result) (bool, error) {
 	dr := &istionetworkingv1.DestinationRule{}
 	defined := false
 	err := r.ensure(ctx, canary, dr, result, func(original []byte) (bool, error) {
@@ -102,7 +112,7 @@ func (r *Istio) ensureDestinationRule(ctx context.Context, canary *fledgev1alpha
 			}
 		}
 		defined = withCanary || keep && definesSubset(&dr.Spec, rollout.SubsetCanary)
-		want := destinationRuleSpec(canary, orig, defined)
+		want := destinationRuleSpec(canary, orig, defined, exportTo)
 		if proto.Equal(&dr.Spec, want) {
 			return false, nil
 		}

@@ -85,7 +85,8 @@ func faultsSpec(canary *fledgev1alpha1.Canary, f *fledgev1alpha1.FaultInjection)
 	}
 	toDependency := []*istioapiv1.HTTPRouteDestination{{Destination: &istioapiv1.Destination{Host: host}}}
 	return &istioapiv1.VirtualService{
-		Hosts: []string{host},
+		Hosts:    []string{host},
+		ExportTo: exportToOwnNamespace,
 		Http: []*istioapiv1.HTTPRoute{
 			{
 				Name:  "fledge-canary-faults",

@@ -36,7 +36,7 @@ func (r *Istio) Finalize(ctx context.Context, canary *fledgev1alpha1.Canary, set
 			release(vs, canary)
 			restored = true
 		} else {
-			want := virtualServiceSpec(canary, nil, settled)
+			want := virtualServiceSpec(canary, nil, settled, vs.Spec.ExportTo)
 			proto.Reset(&vs.Spec)
 			proto.Merge(&vs.Spec, want)
 			ownership.Release(vs, canary)

@@ -23,9 +23,9 @@ const splitRouteName = "fledge-primary-canary"
 
 // virtualServiceSpec is the VirtualService a canary needs. Without an original it is Fledge's
 // own: the hosts and gateways of spec.service and one route split between the subsets. With
-// the user's original, everything is kept but the destinations of the HTTP routes that send
+// the user's original (its exportTo too), everything is kept but the destinations of the HTTP routes that send
 // to the service, which become the split; when no route does, the split route is appended.
-func virtualServiceSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.VirtualService, routes rollout.Routes) *istioapiv1.VirtualService {
+func virtualServiceSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.VirtualService, routes rollout.Routes, exportTo []string) *istioapiv1.VirtualService {
 	host := ServiceName(canary)
 	svc := canary.Spec.Service
 	if original == nil {
@@ -37,6 +37,7 @@ func virtualServiceSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.Virt
 			Hosts:    append([]string(nil), hosts...),
 			Gateways: append([]string(nil), svc.Gateways...),
 			Http:     append(requestRoutes(canary, routes), splitRoute(canary, routes)),
+			ExportTo: exportTo,
 		}
 	}
 	spec := proto.Clone(original).(*istioapiv1.VirtualService)
@@ -225,7 +226,7 @@ func weightsOf(vs *istioapiv1.VirtualService, host, namespace string, want rollo
 // destinationRuleSpec is the DestinationRule a canary needs: subsets primary and canary by the
 // copies' role label, and the traffic policy of spec.service. An original keeps its other
 // subsets, and its traffic policy unless spec.service sets one.
-func destinationRuleSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.DestinationRule, withCanary bool) *istioapiv1.DestinationRule {
+func destinationRuleSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.DestinationRule, withCanary bool, exportTo []string) *istioapiv1.DestinationRule {
 	subsets := []*istioapiv1.Subset{
 		{Name: rollout.SubsetPrimary, Labels: map[string]string{workload.LabelCanary: canary.Name, workload.LabelRole: string(workload.Primary)}},
 	}
@@ -234,7 +235,7 @@ func destinationRuleSpec(canary *fledgev1alpha1.Canary, original *istioapiv1.Des
 	}
 	policy := trafficPolicy(canary.Spec.Service.TrafficPolicy)
 	if original == nil {
-		return &istioapiv1.DestinationRule{Host: ServiceName(canary), TrafficPolicy: policy, Subsets: subsets}
+		return &istioapiv1.DestinationRule{Host: ServiceName(canary), TrafficPolicy: policy, Subsets: subsets, ExportTo: exportTo}
 	}
 	spec := proto.Clone(original).(*istioapiv1.DestinationRule)
 	if policy != nil {

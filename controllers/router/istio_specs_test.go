@@ -24,7 +24,7 @@ func testCanary() *fledgev1alpha1.Canary {
 }
 
 func TestOwnVirtualServiceSplitsBetweenTheSubsets(t *testing.T) {
-	vs := virtualServiceSpec(testCanary(), nil, routesAt(testCanary(), 60, 40))
+	vs := virtualServiceSpec(testCanary(), nil, routesAt(testCanary(), 60, 40), nil)
 	if len(vs.Hosts) != 1 || vs.Hosts[0] != "web" || len(vs.Http) != 1 {
 		t.Fatalf("got %v", vs)
 	}
@@ -38,14 +38,14 @@ func TestAtRestOnlyThePrimaryIsRoutedAndDefined(t *testing.T) {
 	// The canary's Deployment has no pods at rest: a subset selecting none is an error to
 	// Istio's analyzers (IST0173), so neither the route nor the DestinationRule names it.
 	rest := routesAt(testCanary(), 100, 0)
-	vs := virtualServiceSpec(testCanary(), nil, rest)
+	vs := virtualServiceSpec(testCanary(), nil, rest, nil)
 	if r := vs.Http[0].Route; len(r) != 1 || r[0].Destination.Subset != rollout.SubsetPrimary || r[0].Weight != 100 {
 		t.Fatalf("at rest the split is %v, want all to the primary alone", r)
 	}
 	if got, ok := weightsOf(vs, "web", "shop", rest); !ok || !got.SameWeights(rest) {
 		t.Errorf("the router cannot read back its own route at rest: %+v %v", got, ok)
 	}
-	if dr := destinationRuleSpec(testCanary(), nil, withCanary(rest)); len(dr.Subsets) != 1 || dr.Subsets[0].Name != rollout.SubsetPrimary {
+	if dr := destinationRuleSpec(testCanary(), nil, withCanary(rest), nil); len(dr.Subsets) != 1 || dr.Subsets[0].Name != rollout.SubsetPrimary {
 		t.Errorf("at rest the DestinationRule defines %v", dr.Subsets)
 	}
 
@@ -54,13 +54,13 @@ func TestAtRestOnlyThePrimaryIsRoutedAndDefined(t *testing.T) {
 	canary := testCanary()
 	testers := routesAt(canary, 100, 0)
 	testers.Testers = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-team": {Exact: &qa}}}}
-	if !withCanary(testers) || len(destinationRuleSpec(canary, nil, withCanary(testers)).Subsets) != 2 {
+	if !withCanary(testers) || len(destinationRuleSpec(canary, nil, withCanary(testers), nil).Subsets) != 2 {
 		t.Error("testers route to the canary: its subset must be defined")
 	}
 
 	// The user's own subsets are the user's: both stay named, the candidate may hold everything.
 	canary.Spec.Subsets = &fledgev1alpha1.ExistingSubsets{DestinationRule: "web", Stable: "v1", Candidate: "v2"}
-	if r := virtualServiceSpec(canary, nil, routesAt(canary, 100, 0)).Http[0].Route; len(r) != 2 {
+	if r := virtualServiceSpec(canary, nil, routesAt(canary, 100, 0), nil).Http[0].Route; len(r) != 2 {
 		t.Errorf("on the user's subsets the split is %v, want both", r)
 	}
 }
@@ -71,7 +71,7 @@ func TestAnABStepPutsTheMatchRouteFirst(t *testing.T) {
 	canary.Spec.Analysis.Match = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-canary": {Exact: &insider}}}}
 	routes := routesAt(canary, 100, 0)
 	routes.Match = canary.Spec.Analysis.Match
-	vs := virtualServiceSpec(canary, nil, routes)
+	vs := virtualServiceSpec(canary, nil, routes, nil)
 	if len(vs.Http) != 2 || vs.Http[0].Name != abRouteName {
 		t.Fatalf("want the A/B route first, got %v", vs.Http)
 	}
@@ -94,7 +94,7 @@ func TestTakingOverKeepsWhatFledgeDoesNotManage(t *testing.T) {
 		},
 	}
 	before := proto.Clone(original)
-	vs := virtualServiceSpec(testCanary(), original, routesAt(testCanary(), 80, 20))
+	vs := virtualServiceSpec(testCanary(), original, routesAt(testCanary(), 80, 20), nil)
 	if !proto.Equal(original, before) {
 		t.Error("the original must not be changed")
 	}
@@ -112,7 +112,7 @@ func TestDestinationRuleKeepsTheUsersOtherSubsetsAndPolicy(t *testing.T) {
 		TrafficPolicy: &istioapiv1.TrafficPolicy{Tls: &istioapiv1.ClientTLSSettings{Mode: istioapiv1.ClientTLSSettings_ISTIO_MUTUAL}},
 		Subsets:       []*istioapiv1.Subset{{Name: "legacy", Labels: map[string]string{"v": "0"}}, {Name: "primary", Labels: map[string]string{"stale": "yes"}}},
 	}
-	dr := destinationRuleSpec(testCanary(), original, true)
+	dr := destinationRuleSpec(testCanary(), original, true, nil)
 	if dr.TrafficPolicy.GetTls().GetMode() != istioapiv1.ClientTLSSettings_ISTIO_MUTUAL {
 		t.Error("the user's traffic policy stays when the Canary sets none")
 	}
@@ -131,7 +131,7 @@ func TestTestersRouteComesFirstAndTheSplitMirrors(t *testing.T) {
 	routes := routesAt(canary, 100, 0)
 	routes.Testers = []fledgev1alpha1.HTTPMatch{{Headers: map[string]fledgev1alpha1.StringMatch{"x-team": {Exact: &qa}}}}
 	routes.MirrorPercentage = 25
-	vs := virtualServiceSpec(canary, nil, routes)
+	vs := virtualServiceSpec(canary, nil, routes, nil)
 	if len(vs.Http) != 2 || vs.Http[0].Name != testersRouteName || vs.Http[0].Route[0].Destination.Subset != rollout.SubsetCanary {
 		t.Fatalf("want the testers' route first, to the canary: %v", vs.Http)
 	}
@@ -148,7 +148,7 @@ func TestStickyUsersStayOnTheCanary(t *testing.T) {
 	canary := testCanary()
 	routes := routesAt(canary, 80, 20)
 	routes.Sticky = &rollout.StickyCookie{Name: "fledge-canary", Value: "abc-123", MaxAge: time.Hour}
-	vs := virtualServiceSpec(canary, nil, routes)
+	vs := virtualServiceSpec(canary, nil, routes, nil)
 	if len(vs.Http) != 2 || vs.Http[0].Name != stickyRouteName {
 		t.Fatalf("want the sticky route first: %v", vs.Http)
 	}

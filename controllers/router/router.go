@@ -35,8 +35,5 @@ type Router interface {
 
 // ServiceName is the name of the Service, DestinationRule and VirtualService of a canary.
 func ServiceName(canary *fledgev1alpha1.Canary) string {
-	if canary.Spec.Service.Name != "" {
-		return canary.Spec.Service.Name
-	}
-	return canary.Spec.TargetRef.Name
+	return canary.ServiceName()
 }

@@ -62,6 +62,8 @@ type rolloutResult struct {
 	phase fledgev1alpha1.CanaryPhase
 	// ended is false when the rollout did not end within its time.
 	ended bool
+	// message is the Canary's status message as it ended: why.
+	message string
 }
 
 // newChaosApp creates app i and its Canary, judged on the success rate Prometheus measures.
@@ -158,7 +160,7 @@ func (a *chaosApp) release(ctx context.Context, n int, good bool, timeout time.D
 		st := a.get(ctx).Status
 		ended := st.Phase == fledgev1alpha1.PhaseFailed || st.Phase == fledgev1alpha1.PhaseSucceeded && st.LastPromotedRevision == st.CanaryRevision
 		if st.RolloutID != "" && st.RolloutID != before && ended {
-			result.id, result.phase, result.ended = st.RolloutID, st.Phase, true
+			result.id, result.phase, result.ended, result.message = st.RolloutID, st.Phase, true, st.Message
 			break
 		}
 		time.Sleep(250 * time.Millisecond)

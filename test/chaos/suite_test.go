@@ -15,9 +15,7 @@ package chaos_test
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -76,22 +74,11 @@ var (
 
 var _ = BeforeSuite(func(ctx context.Context) {
 	ctrl.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
-	root, err := cluster.RepoRoot()
-	Expect(err).NotTo(HaveOccurred())
 	dir, err := os.MkdirTemp("", "fledge-chaos-")
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(os.RemoveAll, dir)
 	managerBinary = filepath.Join(dir, "fledge-manager")
-	built := make(chan error, 1)
-	go func() {
-		build := exec.Command("go", "build", "-tags", "faults", "-o", managerBinary, "./cmd/manager")
-		build.Dir = root
-		out, err := build.CombinedOutput()
-		if err != nil {
-			err = fmt.Errorf("go build -tags faults ./cmd/manager: %w\n%s", err, out)
-		}
-		built <- err
-	}()
+	built := cluster.BuildManager(managerBinary, nil, "-tags", "faults")
 
 	stack, err = cluster.Start(ctx, cluster.Options{Workloads: true})
 	Expect(err).NotTo(HaveOccurred())

@@ -79,7 +79,7 @@ func (t *tally) add(ctx context.Context, rec *recorder, a *chaosApp, messages []
 			t.problem("%s: a rollout did not end", a.ns)
 		case (r.phase == fledgev1alpha1.PhaseSucceeded) != r.good:
 			t.WrongEnds++
-			t.problem("%s: rollout %s of a version good=%v ended %s", a.ns, r.id, r.good, r.phase)
+			t.problem("%s: rollout %s of a version good=%v ended %s: %s", a.ns, r.id, r.good, r.phase, r.message)
 		}
 		switch r.phase {
 		case fledgev1alpha1.PhaseSucceeded:
@@ -155,6 +155,7 @@ func (t *tally) add(ctx context.Context, rec *recorder, a *chaosApp, messages []
 		return err
 	}
 	count := map[string]int{}
+	notes := map[string][]string{}
 	for _, e := range events.Items {
 		if e.Regarding.Kind == "Canary" && e.Regarding.Name == "web" {
 			n := 1
@@ -162,6 +163,7 @@ func (t *tally) add(ctx context.Context, rec *recorder, a *chaosApp, messages []
 				n = int(e.Series.Count) // repeated alike within minutes: one Event, counted
 			}
 			count[e.Reason] += n
+			notes[e.Reason] = append(notes[e.Reason], e.Name+": "+e.Note)
 		}
 	}
 	for reason, want := range map[string]int{fledgev1alpha1.ReasonAdvanced: advanced, fledgev1alpha1.ReasonPromoted: succeeded, fledgev1alpha1.ReasonAborted: failed} {
@@ -171,7 +173,12 @@ func (t *tally) add(ctx context.Context, rec *recorder, a *chaosApp, messages []
 			t.problem("%s: %d %s events for %d transitions", a.ns, got, reason, want)
 		case got < want:
 			t.EventLosses += want - got
-			t.problem("%s: %d %s events for %d transitions", a.ns, got, reason, want)
+			var ended []string
+			for _, r := range a.rollouts {
+				ended = append(ended, r.id+" "+string(r.phase))
+			}
+			// Which one is missing: the rollouts as they ended, and the Events there are.
+			t.problem("%s: %d %s events for %d transitions; rollouts %v; events %v", a.ns, got, reason, want, ended, notes[reason])
 		}
 	}
 

@@ -7,6 +7,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,10 @@ type Options struct {
 	// Istio runs istiod with its validating webhook, so that the API server refuses what a
 	// real Istio refuses.
 	Istio bool
+
+	// Install is the overlay of config/ whose rights ManagerConfig installs: "default" when
+	// empty, or "namespaced", whose manager has rights in WatchedNamespace only.
+	Install string
 }
 
 // Cluster is a running local control plane.
@@ -58,8 +63,9 @@ type Cluster struct {
 	// IstiodXDSAddress is where istiod serves xDS in plain text, when Options.Istio is set.
 	IstiodXDSAddress string
 
-	env  *envtest.Environment
-	logs []*os.File
+	env     *envtest.Environment
+	install string
+	logs    []*os.File
 	// managerConfig is the manager's identity, made on first use (ManagerConfig).
 	managerMu       sync.Mutex
 	managerConfig   *rest.Config
@@ -82,7 +88,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c = &Cluster{Dir: dir, Assets: assets, Scheme: apis.NewScheme()}
+	c = &Cluster{Dir: dir, Assets: assets, Scheme: apis.NewScheme(), install: cmp.Or(opts.Install, "default")}
 	if c.reaper, err = startReaper(dir); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err

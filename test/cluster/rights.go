@@ -41,13 +41,17 @@ const (
 	ManagerUser           = "system:serviceaccount:" + ManagerNamespace + ":" + ManagerServiceAccount
 )
 
+// WatchedNamespace is the one namespace of config/namespaced's manager.
+const WatchedNamespace = "apps"
+
 // harnessFieldManager owns what the harness applies, apart from what a suite applies itself.
 const harnessFieldManager = "fledge-test-harness"
 
 // ManagerConfig reaches the API server as the manager's ServiceAccount, with a token of it, as
 // in the manager's pod: RBAC and the admission policies judge it as they judge the installed
-// manager. The first call installs config/default, all but its CRDs (installed already) and
-// its Deployment (the suites run the manager themselves), from the files a user applies.
+// manager. The first call installs config/default (or the overlay of Options.Install), all but
+// its CRDs (installed already) and its Deployment (the suites run the manager themselves),
+// from the files a user applies.
 // Every suite that runs the manager runs it with this identity, never the administrator's.
 func (c *Cluster) ManagerConfig(ctx context.Context) (*rest.Config, error) {
 	c.managerMu.Lock()
@@ -66,7 +70,7 @@ func (c *Cluster) ManagerConfig(ctx context.Context) (*rest.Config, error) {
 	cfg := rest.AnonymousClientConfig(c.Config)
 	cfg.BearerToken = token
 	cfg.WarningHandler = &c.managerWarnings
-	if err := waitForManagerRights(ctx, cfg); err != nil {
+	if err := waitForManagerRights(ctx, cfg, c.probeNamespace()); err != nil {
 		return nil, err
 	}
 	if err := c.waitForStatusPolicy(ctx); err != nil {
@@ -164,13 +168,20 @@ func (c *Cluster) installManagerRights(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rendered, err := c.kubectl(ctx, nil, "kustomize", filepath.Join(root, "config", "default"))
+	if c.install == "namespaced" {
+		// Its RoleBinding goes into the namespace it watches, which its user makes.
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: WatchedNamespace}}
+		if err := c.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	rendered, err := c.kubectl(ctx, nil, "kustomize", filepath.Join(root, "config", c.install))
 	if err != nil {
 		return err
 	}
 	objs, err := DecodeObjects(rendered)
 	if err != nil {
-		return fmt.Errorf("read config/default: %w", err)
+		return fmt.Errorf("read config/%s: %w", c.install, err)
 	}
 	var keep bytes.Buffer
 	for _, obj := range objs {
@@ -187,14 +198,22 @@ func (c *Cluster) installManagerRights(ctx context.Context) error {
 	}
 	// Forced: a suite that applied config/default itself (the install suite) co-owns these.
 	if _, err := c.kubectl(ctx, keep.Bytes(), "apply", "--server-side", "--force-conflicts", "--field-manager="+harnessFieldManager, "-f", "-"); err != nil {
-		return fmt.Errorf("install the manager's rights from config/default: %w", err)
+		return fmt.Errorf("install the manager's rights from config/%s: %w", c.install, err)
 	}
 	return nil
 }
 
+// probeNamespace is where the manager's rights are probed: a namespace it acts in.
+func (c *Cluster) probeNamespace() string {
+	if c.install == "namespaced" {
+		return WatchedNamespace
+	}
+	return ManagerNamespace
+}
+
 // waitForManagerRights waits until RBAC and the admission policy, which reach the API
 // server's authorizer and admission through informers, judge the manager as installed.
-func waitForManagerRights(ctx context.Context, cfg *rest.Config) error {
+func waitForManagerRights(ctx context.Context, cfg *rest.Config, namespace string) error {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -205,7 +224,7 @@ func waitForManagerRights(ctx context.Context, cfg *rest.Config) error {
 	}
 	var last error
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		last = managerRightsInForce(ctx, cs, c)
+		last = managerRightsInForce(ctx, cs, c, namespace)
 		return last == nil, nil
 	})
 	if err != nil {
@@ -214,10 +233,10 @@ func waitForManagerRights(ctx context.Context, cfg *rest.Config) error {
 	return nil
 }
 
-func managerRightsInForce(ctx context.Context, cs kubernetes.Interface, c client.Client) error {
+func managerRightsInForce(ctx context.Context, cs kubernetes.Interface, c client.Client, namespace string) error {
 	review, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
 		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Group: "fledge.dev", Resource: "canaries", Verb: "watch",
+			Namespace: namespace, Group: "fledge.dev", Resource: "canaries", Verb: "watch",
 		}},
 	}, metav1.CreateOptions{})
 	if err != nil {
@@ -226,9 +245,9 @@ func managerRightsInForce(ctx context.Context, cs kubernetes.Interface, c client
 	if !review.Status.Allowed {
 		return errors.New("RBAC does not yet let the manager watch canaries")
 	}
-	probe := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ManagerNamespace, GenerateName: "probe-"}}
+	probe := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, GenerateName: "probe-"}}
 	err = c.Create(ctx, probe, client.DryRunAll)
-	if err == nil || !strings.Contains(err.Error(), "writes only the ConfigMaps and Secrets it manages") {
+	if err == nil || !strings.Contains(err.Error(), "-manager-writes' with binding") {
 		return fmt.Errorf("the admission policy does not yet hold the manager to its own ConfigMaps (a write of another was answered %v)", err)
 	}
 	return nil
@@ -247,7 +266,7 @@ func (c *Cluster) ClientAs(user string) (client.Client, error) {
 // its phase written by the administrator (dry run) until that is refused, then goes.
 func (c *Cluster) waitForStatusPolicy(ctx context.Context) error {
 	probe := &fledgev1alpha1.Canary{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ManagerNamespace, Name: "status-policy-probe"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: c.probeNamespace(), Name: "status-policy-probe"},
 		Spec: fledgev1alpha1.CanarySpec{
 			TargetRef: fledgev1alpha1.TargetRef{Name: "status-policy-probe"},
 			Service:   fledgev1alpha1.CanaryService{Port: 80},
@@ -265,7 +284,7 @@ func (c *Cluster) waitForStatusPolicy(ctx context.Context) error {
 		return last != nil && strings.Contains(last.Error(), "only the Fledge manager writes a Canary's status"), nil
 	})
 	if err != nil {
-		return fmt.Errorf("the status-requests admission policy of config/default is not in force after a minute (%w): a forged status was answered %v", err, last)
+		return fmt.Errorf("the status-requests admission policy of config/%s is not in force after a minute (%w): a forged status was answered %v", c.install, err, last)
 	}
 	return nil
 }

@@ -220,3 +220,33 @@ func TestHistoryPagesNewestFirstWithCursor(t *testing.T) {
 		t.Errorf("history = %s", got)
 	}
 }
+
+// A message's ts is when it was posted, as Slack's: a search of the history since a time finds
+// what was posted after it, however long the server has run. (The fake once numbered messages
+// from its start, so that after ten minutes the bot's search since a rollout's start found
+// nothing and posted the rollout's message again.)
+func TestHistorySinceATimeHoldsWhatWasPostedAfterIt(t *testing.T) {
+	s := New(t)
+	api := client(s)
+	time.Sleep(1100 * time.Millisecond) // the server's start falls in an earlier second
+	before := time.Now()
+	_, ts, err := api.PostMessage(Channel, slack.MsgOptionText("late", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now()
+	for _, c := range []struct {
+		oldest time.Time
+		want   int
+	}{{before.Add(-time.Millisecond), 1}, {after.Add(time.Millisecond), 0}} {
+		h, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{
+			ChannelID: Channel, Oldest: fmt.Sprintf("%d.%06d", c.oldest.Unix(), c.oldest.Nanosecond()/1000),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h.Messages) != c.want {
+			t.Errorf("history since %s: %d messages, want %d (the message's ts is %s)", c.oldest.Format(time.StampMicro), len(h.Messages), c.want, ts)
+		}
+	}
+}

@@ -46,9 +46,10 @@ type Server struct {
 	token    string
 	messages []*Message
 	channels []ChannelInfo // in the order they became known
-	epoch    int64         // timestamps are epoch.000001, epoch.000002, ...: unique and recent
-	nextTS   int
-	faults   faults
+	// lastTS is the last message timestamp given, in microseconds: as Slack's, a message's ts
+	// is when it was posted, and unique in its channel.
+	lastTS int64
+	faults faults
 }
 
 // Message is a message as the fake stores it.
@@ -107,7 +108,7 @@ func New(tb testing.TB) *Server {
 
 // Start starts a Server; Close it when done.
 func Start() (*Server, error) {
-	s := &Server{token: Token, epoch: time.Now().Unix(), nextTS: 1, faults: newFaults()}
+	s := &Server{token: Token, faults: newFaults()}
 	mux := http.NewServeMux()
 	mux.Handle("/api/chat.postMessage", s.handler("chat.postMessage", s.postMessage))
 	mux.Handle("/api/chat.update", s.handler("chat.update", s.update))
@@ -285,10 +286,12 @@ func (s *Server) Delete(ts string) {
 	}
 }
 
+// newTS is the ts of a message posted now: the time in seconds and microseconds, as Slack
+// gives it, one microsecond on from the last when two posts fall in the same microsecond. A
+// search of the history since a time (oldest) sees the messages posted after that time.
 func (s *Server) newTS() string {
-	ts := fmt.Sprintf("%d.%06d", s.epoch, s.nextTS)
-	s.nextTS++
-	return ts
+	s.lastTS = max(time.Now().UnixMicro(), s.lastTS+1)
+	return fmt.Sprintf("%d.%06d", s.lastTS/1e6, s.lastTS%1e6)
 }
 
 type apiHandler func(form map[string][]string) (response map[string]any)

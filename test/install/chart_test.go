@@ -179,6 +179,7 @@ func TestChartDefaults(t *testing.T) {
 		"--kube-api-qps":              "50",
 		"--kube-api-burst":            "100",
 		"--notification-timeout":      "10m",
+		"--cluster-domain":            "cluster.local",
 	}))
 }
 
@@ -533,4 +534,36 @@ func baseNames(paths []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// watchNamespaces makes the install namespace-scoped: the manager watches the namespaces
+// listed (and its default provider's), its rule set is bound in each of them and nowhere
+// else, and its status policy judges those namespaces only.
+func TestChartWatchNamespaces(t *testing.T) {
+	g := NewWithT(t)
+	objs, err := renderChart(map[string]any{"watchNamespaces": []any{"shop", "payments"}, "defaultAlertProvider": "fledge-system/slack"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(args(g, objs)).To(HaveKeyWithValue("--watch-namespaces", "shop,payments,fledge-system"))
+	g.Expect(find(objs, "ClusterRoleBinding", "fledge-manager")).To(BeNil(), "no rights outside the watched namespaces")
+	var boundIn []string
+	for _, o := range objs {
+		if o.GetKind() == "RoleBinding" && o.GetName() == "fledge-manager" {
+			boundIn = append(boundIn, o.GetNamespace())
+			g.Expect(o.Object["roleRef"]).To(Equal(map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "fledge-manager"}))
+		}
+	}
+	g.Expect(boundIn).To(ConsistOf("shop", "payments", "fledge-system"))
+	binding := find(objs, "ValidatingAdmissionPolicyBinding", "fledge-status-requests")
+	g.Expect(binding).NotTo(BeNil())
+	values, _, err := unstructured.NestedSlice(binding.Object, "spec", "matchResources", "namespaceSelector", "matchExpressions")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(values).To(Equal([]any{map[string]any{"key": "kubernetes.io/metadata.name", "operator": "In", "values": []any{"shop", "payments", "fledge-system"}}}))
+
+	// Cluster-wide by default.
+	objs, err = renderChart(nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(args(g, objs)).NotTo(HaveKey("--watch-namespaces"))
+	g.Expect(find(objs, "ClusterRoleBinding", "fledge-manager")).NotTo(BeNil())
+	binding = find(objs, "ValidatingAdmissionPolicyBinding", "fledge-status-requests")
+	g.Expect(binding.Object["spec"]).NotTo(HaveKey("matchResources"))
 }

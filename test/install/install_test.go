@@ -282,8 +282,9 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		Expect(c.Status.Message).To(Or(ContainSubstring("unreachable"), ContainSubstring("connection refused")))
 	})
 
-	It("is held by the admission policy to the ConfigMaps and Secrets it manages", func(ctx context.Context) {
-		// What RBAC alone would let the manager do: change any Secret or ConfigMap.
+	It("is held by the admission policy to its own objects, its targets' replicas, and what it takes over for a Canary", func(ctx context.Context) {
+		// What RBAC alone would let the manager do: change any Deployment, Service, Secret,
+		// ConfigMap, VirtualService or DestinationRule.
 		const ns = "install-app"
 		asIt := asManager()
 		userSecret := &corev1.Secret{}
@@ -291,22 +292,57 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		userSecret.StringData = map[string]string{"password": "stolen"}
 		Expect(asIt.Update(ctx, userSecret, client.DryRunAll)).To(MatchError(ContainSubstring("writes only the ConfigMaps and Secrets it manages")))
 		Expect(asIt.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "planted"}}, client.DryRunAll)).
-			To(MatchError(ContainSubstring("writes only the ConfigMaps and Secrets it manages")))
+			To(MatchError(ContainSubstring("creates only the objects of a Canary")))
 		// Labelling a user's ConfigMap as Fledge's does not make it Fledge's.
 		userConfig := &corev1.ConfigMap{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web-config"}, userConfig)).To(Succeed())
 		userConfig.Labels = map[string]string{"app.kubernetes.io/managed-by": "fledge"}
-		Expect(asIt.Update(ctx, userConfig, client.DryRunAll)).To(MatchError(ContainSubstring("does not take over")))
+		Expect(asIt.Update(ctx, userConfig, client.DryRunAll)).To(MatchError(ContainSubstring("and takes over none")))
 
 		// The copies it made for the primary stay its own to change.
 		copied := &corev1.Secret{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web-secret-primary"}, copied)).To(Succeed())
 		copied.StringData = map[string]string{"password": "rotated"}
 		Expect(asIt.Update(ctx, copied, client.DryRunAll)).To(Succeed())
+
+		// A token Secret, even made as the Canary's own, would be an API credential.
+		canary := waitPhase(ctx, ns, "web", fledgev1alpha1.PhaseSucceeded)
+		owner := metav1.OwnerReference{APIVersion: fledgev1alpha1.GroupVersion.String(), Kind: "Canary", Name: canary.Name, UID: canary.UID, Controller: ptr.To(true)}
+		ofTheCanary := metav1.ObjectMeta{Namespace: ns, GenerateName: "planted-", Labels: map[string]string{"app.kubernetes.io/managed-by": "fledge"}, OwnerReferences: []metav1.OwnerReference{owner}}
+		token := &corev1.Secret{ObjectMeta: ofTheCanary, Type: corev1.SecretTypeServiceAccountToken}
+		token.Annotations = map[string]string{corev1.ServiceAccountNameKey: "default"}
+		Expect(asIt.Create(ctx, token, client.DryRunAll)).To(MatchError(ContainSubstring("writes no token Secret")))
+
+		// Deployments: its own only, and of the target the replicas alone.
+		Expect(asIt.Create(ctx, target(ns, "planted", nil), client.DryRunAll)).To(MatchError(ContainSubstring("creates only the objects of a Canary")))
+		own := target(ns, "planted", nil)
+		own.ObjectMeta = *ofTheCanary.DeepCopy()
+		Expect(asIt.Create(ctx, own, client.DryRunAll)).To(Succeed(), "a copy of the Canary's")
+		userTarget := &appsv1.Deployment{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, userTarget)).To(Succeed())
+		rescaled := userTarget.DeepCopy()
+		rescaled.Spec.Replicas = ptr.To(*userTarget.Spec.Replicas + 1)
+		Expect(asIt.Update(ctx, rescaled, client.DryRunAll)).To(Succeed(), "the replicas of its target")
+		swapped := userTarget.DeepCopy()
+		swapped.Spec.Template.Spec.ServiceAccountName = "cluster-admin-sa"
+		Expect(asIt.Update(ctx, swapped, client.DryRunAll)).To(MatchError(ContainSubstring("changes only the replicas of a Deployment it did not make")))
+		Expect(asIt.Delete(ctx, userTarget, client.DryRunAll)).To(MatchError(ContainSubstring("deletes only objects it made")))
+
+		// A user's Service: taken over only for a Canary, with its selector kept to give back.
+		bystander := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bystander"},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "bystander"}, Ports: []corev1.ServicePort{{Port: 80}}}}
+		create(ctx, bystander)
+		hijacked := bystander.DeepCopy()
+		hijacked.Spec.Selector = map[string]string{"app": "attacker"}
+		Expect(asIt.Update(ctx, hijacked, client.DryRunAll)).To(MatchError(ContainSubstring("takes over a Service, VirtualService or DestinationRule only for a Canary")))
 	})
 
 	It("refuses an operator every status write but a request in their own name, and acts on that", func(ctx context.Context) {
 		steerAsOperator(ctx, slackBot)
+	})
+
+	It("keeps a tenant to its own: another's templates, providers, hosts and Gateways serve it only once their owners share them", func(ctx context.Context) {
+		borrowAcrossTenants(ctx, prom, slackBot)
 	})
 
 	It("serves metrics only to callers allowed to get /metrics", func(ctx context.Context) {
@@ -531,9 +567,11 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		release(ctx, ns, "ab", "example.com/ab:v2")
 		release(ctx, ns, "shop", "example.com/shop:v2")
 		By("the fault gate injecting faults into the calls to payments, then removing them")
+		faults := &istionetworkingv1.VirtualService{}
 		Eventually(func() error {
-			return k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "shop-fledge-faults"}, &istionetworkingv1.VirtualService{})
+			return k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "shop-fledge-faults"}, faults)
 		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+		Expect(faults.Spec.ExportTo).To(Equal([]string{"."}), "the faults reach the calls from the Canary's own namespace only")
 		for _, name := range []string{"ab", "shop", "cart"} {
 			waitPhase(ctx, ns, name, fledgev1alpha1.PhaseSucceeded)
 		}

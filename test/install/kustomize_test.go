@@ -178,3 +178,38 @@ func TestKustomizeMonitoring(t *testing.T) {
 	g.Expect(json.Unmarshal([]byte(data["fledge.json"]), &parsed)).To(Succeed())
 	g.Expect(parsed).To(HaveKeyWithValue("uid", "fledge"))
 }
+
+// config/namespaced is config/default held to the namespace apps: the manager's rule set is
+// bound there alone, it watches apps alone, and its status policy judges apps alone; the
+// chart with watchNamespaces: [apps] renders the same rights and settings.
+func TestKustomizeNamespaced(t *testing.T) {
+	needsKubectl(t)
+	g := NewWithT(t)
+	rendered, err := kustomize("namespaced")
+	g.Expect(err).NotTo(HaveOccurred())
+	objs, err := cluster.DecodeObjects(rendered)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(checkSchema(objs)).To(Succeed())
+	g.Expect(checkLeastPrivilege(objs)).To(Succeed())
+	g.Expect(find(objs, "ClusterRoleBinding", "fledge-manager")).To(BeNil(), "no rights outside the watched namespaces")
+	var bindings []string
+	for _, o := range objs {
+		if o.GetKind() == "ClusterRoleBinding" || o.GetKind() == "RoleBinding" {
+			bindings = append(bindings, o.GetKind()+" "+o.GetNamespace()+"/"+o.GetName())
+		}
+	}
+	g.Expect(bindings).To(ConsistOf("RoleBinding apps/fledge-manager", "RoleBinding fledge-system/fledge-leader-election", "ClusterRoleBinding /fledge-metrics-auth"))
+	g.Expect(args(g, objs)).To(HaveKeyWithValue("--watch-namespaces", "apps"))
+	binding := find(objs, "ValidatingAdmissionPolicyBinding", "fledge-status-requests")
+	values, _, err := unstructured.NestedSlice(binding.Object, "spec", "matchResources", "namespaceSelector", "matchExpressions")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(values).To(Equal([]any{map[string]any{"key": "kubernetes.io/metadata.name", "operator": "In", "values": []any{"apps"}}}))
+
+	chart, err := renderChart(map[string]any{"watchNamespaces": []any{"apps"}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(find(chart, "RoleBinding", "fledge-manager").Object["roleRef"]).To(Equal(find(objs, "RoleBinding", "fledge-manager").Object["roleRef"]))
+	g.Expect(find(chart, "RoleBinding", "fledge-manager").GetNamespace()).To(Equal("apps"))
+	g.Expect(args(g, chart)).To(HaveKeyWithValue("--watch-namespaces", "apps"))
+	chartBinding := find(chart, "ValidatingAdmissionPolicyBinding", "fledge-status-requests")
+	g.Expect(chartBinding.Object["spec"].(map[string]any)["matchResources"]).To(Equal(binding.Object["spec"].(map[string]any)["matchResources"]))
+}

@@ -50,8 +50,6 @@ var (
 
 var _ = BeforeSuite(func(ctx context.Context) {
 	ctrl.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
-	root, err := cluster.RepoRoot()
-	Expect(err).NotTo(HaveOccurred())
 
 	// The binary the image ships, so that main.go's wiring (flags, leader election, the
 	// metrics filter) is what runs, built as the Dockerfile builds it (imageBuild). It builds
@@ -60,17 +58,7 @@ var _ = BeforeSuite(func(ctx context.Context) {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(os.RemoveAll, dir)
 	managerBinary = filepath.Join(dir, "fledge-manager")
-	built := make(chan error, 1)
-	go func() {
-		build := exec.Command("go", append(append([]string{"build"}, imageBuild.flags...), "-o", managerBinary, "./cmd/manager")...)
-		build.Dir = root
-		build.Env = append(os.Environ(), imageBuild.env...)
-		out, err := build.CombinedOutput()
-		if err != nil {
-			err = fmt.Errorf("go build ./cmd/manager: %w\n%s", err, out)
-		}
-		built <- err
-	}()
+	built := cluster.BuildManager(managerBinary, imageBuild.env, imageBuild.flags...)
 
 	stack, err = cluster.Start(ctx, cluster.Options{Workloads: true, Istio: true})
 	Expect(err).NotTo(HaveOccurred())

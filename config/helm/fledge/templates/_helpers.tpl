@@ -41,6 +41,15 @@ app.kubernetes.io/component: manager
 {{- end }}
 
 {{/* Whether the metrics endpoint asks the API server who calls it (TokenReview, SubjectAccessReview). */}}
+{{/* The namespaces a namespace-scoped install watches, comma-separated; empty for a cluster-wide one. */}}
+{{- define "fledge.watchedNamespaces" -}}
+{{- $namespaces := .Values.watchNamespaces -}}
+{{- if and $namespaces .Values.defaultAlertProvider -}}
+{{- $namespaces = append $namespaces (first (splitList "/" .Values.defaultAlertProvider)) -}}
+{{- end -}}
+{{- join "," (uniq $namespaces) -}}
+{{- end -}}
+
 {{- define "fledge.metricsSecure" -}}
 {{- if and .Values.metrics.enabled .Values.metrics.secure }}true{{ end }}
 {{- end }}
