@@ -79,7 +79,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Scheme:               mgr.GetScheme(),
 		Clock:                opts.Clock,
 		Events:               recorder,
-		Router:               &router.Istio{Clients: clients},
+		Router:               &router.Istio{Clients: clients, ClusterDomain: opts.ClusterDomain},
 		Services:             &router.Services{Clients: clients},
 		Workloads:            &workload.Deployments{Client: writer, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()},
 		Configs:              &workload.ConfigHashes{Cache: mgr.GetClient(), APIReader: mgr.GetAPIReader()},

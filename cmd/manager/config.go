@@ -81,7 +81,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName, "Name of this cluster in notifications.")
 	fs.StringVar(&c.DefaultAlertProvider, "default-alert-provider", c.DefaultAlertProvider, "AlertProvider (namespace/name) told about every Canary that names none.")
 	fs.StringVar(&c.SlackAPIURL, "slack-api-url", c.SlackAPIURL, "Slack's Web API address, for a proxy that relays to Slack (default: Slack's own, https://slack.com/api/).")
-	fs.StringVar(&c.ClusterDomain, "cluster-domain", c.ClusterDomain, "DNS domain of the cluster's Services: a Canary routed for the mesh may name only its own Service, as name, name.namespace, name.namespace.svc or name.namespace.svc.<domain>.")
+	fs.StringVar(&c.ClusterDomain, "cluster-domain", c.ClusterDomain, "DNS domain of the cluster's Services: a Canary routed for the mesh may name only its own Service, as name, name.namespace, name.namespace.svc or name.namespace.svc.<domain>; a fault gate's dependency name.namespace is name.namespace.svc.<domain>.")
 	fs.Var((*commaList)(&c.WatchNamespaces), "watch-namespaces", "Namespaces whose Canaries this manager runs, comma-separated (default: every namespace); with Roles in those namespaces only, as the chart's watchNamespaces installs (the namespace of --default-alert-provider is watched too).")
 	fs.DurationVar(&c.NotificationTimeout.Duration, "notification-timeout", c.NotificationTimeout.Duration, "How long a notification is retried before it is given up.")
 }

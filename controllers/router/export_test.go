@@ -42,11 +42,15 @@ func TestRoutesAreExportedNoFurtherThanTheService(t *testing.T) {
 }
 
 // The fault gate takes over the calls to a dependency that is not the Canary's: only the
-// Canary's own namespace sees it, whatever the dependency's own routes export.
+// Canary's own namespace sees it, whatever the dependency's own routes export. A dependency
+// named name.namespace is the Service's name in the cluster's domain.
 func TestTheFaultGateIsSeenByTheCanarysNamespaceOnly(t *testing.T) {
-	vs := faultsSpec(testCanary(), &fledgev1alpha1.FaultInjection{Dependency: "payments.team-b", Abort: &fledgev1alpha1.FaultAbort{Percentage: 50}})
+	vs := faultsSpec(testCanary(), &fledgev1alpha1.FaultInjection{Dependency: "payments.team-b", Abort: &fledgev1alpha1.FaultAbort{Percentage: 50}}, "corp.internal")
 	if !slices.Equal(vs.ExportTo, []string{"."}) {
 		t.Errorf("the fault gate's VirtualService is exported to %q, want only its own namespace", vs.ExportTo)
+	}
+	if !slices.Equal(vs.Hosts, []string{"payments.team-b.svc.corp.internal"}) {
+		t.Errorf("the fault gate is for hosts %q, want payments.team-b.svc.corp.internal", vs.Hosts)
 	}
 }
 

@@ -24,6 +24,9 @@ const AnnotationOriginal = "fledge.dev/original-spec"
 // VirtualService that splits the traffic between them by weight.
 type Istio struct {
 	Clients
+	// ClusterDomain is the DNS domain of the cluster's Services (DefaultClusterDomain when
+	// empty), for the dependency of the fault gate named name.namespace.
+	ClusterDomain string
 }
 
 var _ Router = (*Istio)(nil)

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -39,7 +40,7 @@ func (r *Istio) reconcileFaults(ctx context.Context, canary *fledgev1alpha1.Cana
 		}
 		return nil
 	}
-	want := faultsSpec(canary, faults)
+	want := faultsSpec(canary, faults, cmp.Or(r.ClusterDomain, fledgev1alpha1.DefaultClusterDomain))
 	if exists && proto.Equal(&vs.Spec, want) {
 		return nil
 	}
@@ -61,10 +62,10 @@ func (r *Istio) reconcileFaults(ctx context.Context, canary *fledgev1alpha1.Cana
 	return nil
 }
 
-func faultsSpec(canary *fledgev1alpha1.Canary, f *fledgev1alpha1.FaultInjection) *istioapiv1.VirtualService {
+func faultsSpec(canary *fledgev1alpha1.Canary, f *fledgev1alpha1.FaultInjection, clusterDomain string) *istioapiv1.VirtualService {
 	host := f.Dependency
 	if strings.Count(host, ".") == 1 {
-		host += ".svc.cluster.local" // name.namespace: Istio takes dotted hosts literally
+		host += ".svc." + clusterDomain // name.namespace: Istio takes dotted hosts literally
 	}
 	fault := &istioapiv1.HTTPFaultInjection{}
 	if d := f.Delay; d != nil {
