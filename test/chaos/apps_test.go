@@ -133,15 +133,31 @@ func template(labels map[string]string, n int, good bool) corev1.PodTemplateSpec
 
 func (a *chaosApp) key() client.ObjectKey { return client.ObjectKey{Namespace: a.ns, Name: "web"} }
 
+// get reads the Canary; while the control plane is frozen or restarting it answers an empty
+// one, which no wait mistakes for an end.
 func (a *chaosApp) get(ctx context.Context) *fledgev1alpha1.Canary {
 	c := &fledgev1alpha1.Canary{}
 	_ = k8s.Get(ctx, a.key(), c)
 	return c
 }
 
+// read reads the Canary as it is, retrying while the control plane is frozen or restarting.
+func (a *chaosApp) read(ctx context.Context) *fledgev1alpha1.Canary {
+	for {
+		c := &fledgev1alpha1.Canary{}
+		err := k8s.Get(ctx, a.key(), c)
+		if err == nil || ctx.Err() != nil {
+			return c
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // release rolls out release n and waits until its rollout ends, or gives up after timeout.
 func (a *chaosApp) release(ctx context.Context, n int, good bool, timeout time.Duration) rolloutResult {
-	before := a.get(ctx).Status.RolloutID
+	// The rollout before this one, read for sure: an empty answer (the API server away) would
+	// let the wait below take the last rollout's end for this one's.
+	before := a.read(ctx).Status.RolloutID
 	for {
 		d := &appsv1.Deployment{}
 		err := k8s.Get(ctx, a.key(), d)

@@ -17,8 +17,9 @@ import (
 type tally struct {
 	Rollouts int
 	// WrongEnds are rollouts that ended other than their metrics call for; Unfinished, those
-	// that did not end in time.
-	WrongEnds, Unfinished int
+	// that did not end in time; Misread, releases whose wait took another rollout's end for
+	// theirs (a fault of the suite, which would skew every other count).
+	WrongEnds, Unfinished, Misread int
 	// Regressions are canary weights that went down without the rollout ending.
 	Regressions int
 	// Repeats and Skips are steps taken twice, or jumped over.
@@ -43,15 +44,15 @@ func (t *tally) problem(format string, args ...any) {
 
 // zero is nil when nothing that must never happen happened, else what did.
 func (t tally) zero() error {
-	if t.WrongEnds+t.Unfinished+t.Regressions+t.Repeats+t.Skips+t.EventDuplicates+t.EventLosses+t.SlackDuplicates+t.SlackLosses+t.OutboxDrops == 0 {
+	if t.WrongEnds+t.Unfinished+t.Misread+t.Regressions+t.Repeats+t.Skips+t.EventDuplicates+t.EventLosses+t.SlackDuplicates+t.SlackLosses+t.OutboxDrops == 0 {
 		return nil
 	}
 	return fmt.Errorf("%+v\n%s", t.counts(), strings.Join(t.problems, "\n"))
 }
 
 func (t tally) counts() string {
-	return fmt.Sprintf("rollouts %d, wrong ends %d, unfinished %d, regressions %d, repeats %d, skips %d, duplicate events %d, lost events %d, duplicate Slack messages %d, lost Slack messages %d, notifications dropped from a full outbox %d",
-		t.Rollouts, t.WrongEnds, t.Unfinished, t.Regressions, t.Repeats, t.Skips, t.EventDuplicates, t.EventLosses, t.SlackDuplicates, t.SlackLosses, t.OutboxDrops)
+	return fmt.Sprintf("rollouts %d, wrong ends %d, unfinished %d, misread %d, regressions %d, repeats %d, skips %d, duplicate events %d, lost events %d, duplicate Slack messages %d, lost Slack messages %d, notifications dropped from a full outbox %d",
+		t.Rollouts, t.WrongEnds, t.Unfinished, t.Misread, t.Regressions, t.Repeats, t.Skips, t.EventDuplicates, t.EventLosses, t.SlackDuplicates, t.SlackLosses, t.OutboxDrops)
 }
 
 func tallyApps(ctx context.Context, rec *recorder, apps []*chaosApp) (tally, error) {
@@ -72,7 +73,13 @@ func (t *tally) add(ctx context.Context, rec *recorder, a *chaosApp, messages []
 	weights, states := rec.snapshot(a.ns + "/web")
 	t.Rollouts += len(a.rollouts)
 	succeeded, failed := 0, 0
+	seen := map[string]bool{}
 	for _, r := range a.rollouts {
+		if r.ended && seen[r.id] {
+			t.Misread++
+			t.problem("%s: two releases took rollout %s for theirs", a.ns, r.id)
+		}
+		seen[r.id] = true
 		switch {
 		case !r.ended:
 			t.Unfinished++
