@@ -68,9 +68,11 @@ var _ = Describe("a new revision", func() {
 		Eventually(a.eventReasons).WithContext(ctx).Should(ContainElements("RolloutStarted", "Advanced", "Promoting", "Promoted"))
 
 		By("taking one step per interval")
-		// Seen through a watch, so each step carries the latency of its own writes.
+		// Seen through a watch, so each step carries the latency of its own writes, which on a
+		// busy machine differs from one step to the next by half a second: half the interval
+		// still tells a step per interval from a step per reconcile (milliseconds).
 		for _, g := range weights.gaps()[1:4] { // between the 80/20, 60/40, 40/60 and 20/80 steps
-			Expect(g).To(BeNumerically(">=", 1500*time.Millisecond))
+			Expect(g).To(BeNumerically(">=", time.Second))
 		}
 	})
 
