@@ -191,7 +191,7 @@ func sendsTo(r *istioapiv1.HTTPRoute, host, namespace string) bool {
 }
 
 func sameHost(h, service, namespace string) bool {
-	for _, form := range []string{service, service + "." + namespace, service + "." + namespace + ".svc", service + "." + namespace + ".svc.cluster.local"} {
+	for _, form := range fledgev1alpha1.ServiceHosts(service, namespace, fledgev1alpha1.DefaultClusterDomain) {
 		if strings.EqualFold(h, form) {
 			return true
 		}

@@ -72,17 +72,13 @@ func borrowAcrossTenants(ctx context.Context, prom *promServer, slack *fakeslack
 	Expect(slack.TopLevelIn(channelOfB)).To(BeEmpty(), "nothing was posted with B's bot token")
 
 	By("B sharing its template and its provider with A: the next rollout measures and posts")
-	for _, obj := range []client.Object{&fledgev1alpha1.MetricTemplate{}, &fledgev1alpha1.AlertProvider{}} {
-		name := map[bool]string{true: "always-one", false: "team-b"}[isTemplate(obj)]
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: tenantB, Name: name}, obj)).To(Succeed())
-		switch o := obj.(type) {
-		case *fledgev1alpha1.MetricTemplate:
-			o.Spec.SharedWith = []string{tenantA}
-		case *fledgev1alpha1.AlertProvider:
-			o.Spec.SharedWith = []string{tenantA}
-		}
-		Expect(k8s.Update(ctx, obj)).To(Succeed())
-	}
+	template, provider := &fledgev1alpha1.MetricTemplate{}, &fledgev1alpha1.AlertProvider{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: tenantB, Name: "always-one"}, template)).To(Succeed())
+	template.Spec.SharedWith = []string{tenantA}
+	Expect(k8s.Update(ctx, template)).To(Succeed())
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: tenantB, Name: "team-b"}, provider)).To(Succeed())
+	provider.Spec.SharedWith = []string{tenantA}
+	Expect(k8s.Update(ctx, provider)).To(Succeed())
 	release(ctx, tenantA, "borrower", "example.com/borrower:v3")
 	waitPhase(ctx, tenantA, "borrower", fledgev1alpha1.PhaseSucceeded)
 	Eventually(func() []fakeslack.Message { return slack.TopLevelIn(channelOfB) }).WithContext(ctx).WithTimeout(30*time.Second).
@@ -141,11 +137,6 @@ func borrowAcrossTenants(ctx context.Context, prom *promServer, slack *fakeslack
 	Expect(vs.Spec.Gateways).To(Equal([]string{tenantB + "/public"}))
 	Expect(vs.Spec.ExportTo).To(Equal([]string{".", tenantB}), "the routes are exported as the Service is")
 	Expect(dr.Spec.ExportTo).To(Equal([]string{".", tenantB}), "the subsets are exported as the Service is")
-}
-
-func isTemplate(obj client.Object) bool {
-	_, ok := obj.(*fledgev1alpha1.MetricTemplate)
-	return ok
 }
 
 func readyOf(ctx context.Context, ns, name string) metav1.Condition {

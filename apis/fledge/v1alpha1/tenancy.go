@@ -21,8 +21,14 @@ func (c *Canary) ServiceName() string {
 
 // OwnHosts are the names by which the mesh knows the Canary's own Service.
 func (c *Canary) OwnHosts(clusterDomain string) []string {
-	name := c.ServiceName() + "." + c.Namespace
-	return []string{c.ServiceName(), name, name + ".svc", name + ".svc." + clusterDomain}
+	return ServiceHosts(c.ServiceName(), c.Namespace, clusterDomain)
+}
+
+// ServiceHosts are the names by which the mesh knows a Service: short, with its namespace,
+// with .svc, and whole in the cluster's domain.
+func ServiceHosts(service, namespace, clusterDomain string) []string {
+	name := service + "." + namespace
+	return []string{service, name, name + ".svc", name + ".svc." + clusterDomain}
 }
 
 // HostErrors lists the hosts of spec.service that would reach past the Canary's own Service.
