@@ -11,6 +11,7 @@ import (
 
 	"fledge.dev/fledge/analysis"
 	"fledge.dev/fledge/test/cluster"
+	"fledge.dev/fledge/test/istioxds"
 	"fledge.dev/fledge/test/meshsim"
 )
 
@@ -33,8 +34,13 @@ func run(ctx context.Context, opts options) error {
 	defer stack.Stop()
 	done("control plane ready in %s (logs in %s)", since(t), stack.Dir)
 
-	step("Starting the mesh simulator, which stands in for Envoy, and Prometheus, which scrapes it")
-	mesh, err := meshsim.Start(ctx, meshsim.Options{Config: stack.Config, ClientNamespace: demoNamespace})
+	step("Starting the mesh simulator, which stands in for Envoy (routing by the configuration istiod sends its sidecars), and Prometheus, which scrapes it")
+	xds, err := istioxds.Dial(stack.IstiodXDSAddress)
+	if err != nil {
+		return err
+	}
+	defer xds.Close()
+	mesh, err := meshsim.Start(ctx, meshsim.Options{Config: stack.Config, ClientNamespace: demoNamespace, Istiod: xds})
 	if err != nil {
 		return err
 	}

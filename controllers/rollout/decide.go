@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"fledge.dev/fledge/analysis"
@@ -181,12 +182,34 @@ func (d *decider) progress() {
 		st.Message = fmt.Sprintf("paused at step %d of %d (%s)", st.StepIndex, len(Steps(obs.Spec.Analysis)), describeStep(obs.Spec.Analysis, st))
 		return
 	}
+	if actsFailed(&obs.Status) {
+		d.holdUnapplied()
+		return
+	}
 	due := d.nextCheck()
 	if obs.Now.Before(due) {
 		d.requeueAt(due)
 		return
 	}
 	d.judge()
+}
+
+// holdUnapplied holds a step whose routes or copies could not be put in place (a webhook
+// that times out, an API server that refuses): the traffic is not the step's, so the step
+// is neither judged nor left. Its interval counts again from the last try, so that the first
+// check after the changes land measures a whole interval of the step's own traffic.
+func (d *decider) holdUnapplied() {
+	st := &d.status
+	st.LastCheckTime = d.now()
+	st.Message = fmt.Sprintf("step %d of %d: %s", st.StepIndex, len(Steps(d.obs.Spec.Analysis)), describeStep(d.obs.Spec.Analysis, st))
+	d.requeueAt(d.obs.Now.Add(d.obs.Spec.Analysis.StepInterval()))
+}
+
+// actsFailed reports whether the recorded status says that the acts of its decision did not
+// go through (the reconciler records that as Ready=False, ApplyFailed, until they do).
+func actsFailed(st *fledgev1alpha1.CanaryStatus) bool {
+	c := meta.FindStatusCondition(st.Conditions, fledgev1alpha1.ConditionReady)
+	return c != nil && c.Status == metav1.ConditionFalse && c.Reason == fledgev1alpha1.ReasonApplyFailed
 }
 
 // awaitCanary waits for the canary to be ready before the first traffic step.

@@ -222,6 +222,33 @@ var _ = Describe("a canary at 40 %", func() {
 		Expect(s.status.Message).To(ContainSubstring("no verdict within the progress deadline"))
 	})
 
+	It("holds a step whose routes could not be written, and judges it a whole interval after they are", func() {
+		s.failActs = `admission webhook "validation.istio.io" timed out`
+		s.wait() // the step to 60 % is decided, and its routes are refused
+		Expect(s.status.CanaryWeight).To(Equal(int32(60)))
+		checks := s.checksRun
+		for range 5 {
+			s.wait()
+		}
+		Expect(s.status.CanaryWeight).To(Equal(int32(60)), "a step the traffic never reached is not left")
+		Expect(s.checksRun).To(Equal(checks), "nor judged: its traffic is not the step's")
+		Expect(s.status.FailedChecks).To(BeZero())
+		Expect(condition(s.status, fledgev1alpha1.ConditionReady).Reason).To(Equal(fledgev1alpha1.ReasonApplyFailed))
+
+		By("the routes going through")
+		s.failActs = ""
+		landed := s.now.Add(time.Second)
+		s.now = landed
+		s.reconcile()
+		Expect(s.status.Message).To(Equal("step 3 of 4: canary weight 60%"))
+		Expect(s.checksRun).To(Equal(checks), "the step is not judged on the traffic of before")
+		Expect(condition(s.status, fledgev1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		s.wait()
+		Expect(s.now).To(Equal(landed.Add(time.Minute)), "judged one interval after the routes landed")
+		Expect(s.checksRun).To(Equal(checks + 1))
+		Expect(s.status.CanaryWeight).To(Equal(int32(80)))
+	})
+
 	It("counts a check as failed when the canary is not ready", func() {
 		s.holdCanary = true
 		s.canary.Ready = false

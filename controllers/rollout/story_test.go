@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -34,6 +35,9 @@ type story struct {
 	holdCanary, holdPrimary bool
 	verdict                 analysis.Result
 	checksRun               int
+	// failActs, when set, is the error with which the world refuses every act (a webhook that
+	// times out): the reconciler then records the decision not Ready, ApplyFailed.
+	failActs string
 
 	// generation is the spec's (1 unless a test edits the spec).
 	generation int64
@@ -82,10 +86,13 @@ func (s *story) reconcile() rollout.Decision {
 	obs := s.observation()
 	d := s.decide(obs)
 
+	d.Status = s.written(d)
+
 	again := obs
 	again.Status = d.Status
 	again.Checks = nil
 	second := rollout.Decide(again)
+	second.Status = s.written(second)
 	Expect(second.Check).To(BeNil(), "deciding again with nothing changed must not run the checks again")
 	Expect(cmp.Diff(d.Status, second.Status)).To(BeEmpty(), "deciding again with nothing changed must not change the status")
 	Expect(second.Events).To(BeEmpty(), "deciding again with nothing changed must not emit events")
@@ -99,9 +106,26 @@ func (s *story) reconcile() rollout.Decision {
 	if d.Want.RoutesEnabled && (len(s.routes) == 0 || !s.routes[len(s.routes)-1].Equal(d.Want.Routes)) {
 		s.routes = append(s.routes, d.Want.Routes)
 	}
-	s.converge(d.Want)
+	if s.failActs == "" {
+		s.converge(d.Want)
+	}
 	s.last = d
 	return d
+}
+
+// written is the status the reconciler records for a decision: the decision's own, or,
+// while the world refuses the acts, the decision marked not Ready with the failure (as its
+// reportProblem and holdApplyFailure do).
+func (s *story) written(d rollout.Decision) fledgev1alpha1.CanaryStatus {
+	st := *d.Status.DeepCopy()
+	if s.failActs != "" {
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+			Type: fledgev1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: fledgev1alpha1.ReasonApplyFailed,
+			Message: s.failActs, ObservedGeneration: max(s.generation, 1), LastTransitionTime: metav1.NewTime(s.now),
+		})
+		st.Message = s.failActs
+	}
+	return st
 }
 
 // decide decides, and when asked, runs the checks and decides again with their verdict.

@@ -71,6 +71,7 @@ type Cluster struct {
 	managerConfig   *rest.Config
 	managerWarnings warnings
 	procs           []*Process
+	istiod          *Process
 	reaper          *os.File
 }
 

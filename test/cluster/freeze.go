@@ -22,6 +22,20 @@ func (c *Cluster) FreezeAPIServer(d time.Duration) error {
 	return c.freeze("--cert-dir="+filepath.Join(c.Dir, "kube-apiserver"), d)
 }
 
+// FreezeIstiod stops istiod for d: its validating webhook times out, so every write of an
+// Istio object fails (its failurePolicy is Fail, as on a cluster), and the sidecars' xDS
+// streams hang with the configuration they last had.
+func (c *Cluster) FreezeIstiod(d time.Duration) error {
+	if c.istiod == nil {
+		return fmt.Errorf("this stack runs no istiod (Options.Istio)")
+	}
+	if err := c.istiod.Freeze(); err != nil {
+		return err
+	}
+	time.Sleep(d)
+	return c.istiod.Thaw()
+}
+
 // freeze stops, for d, the process of the stack whose command line holds arg (envtest runs
 // etcd and kube-apiserver itself, so their pids are found by their flags).
 func (c *Cluster) freeze(arg string, d time.Duration) error {

@@ -78,6 +78,7 @@ func (c *Cluster) startIstiod(ctx context.Context) error {
 		return err
 	}
 	c.procs = append(c.procs, istiod)
+	c.istiod = istiod
 	c.IstiodXDSAddress = loopback("grpc")
 
 	if err := c.registerIstioWebhook(ctx, "https://"+loopback("https")+"/validate", caPEM); err != nil {

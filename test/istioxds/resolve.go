@@ -57,54 +57,59 @@ func (r Resolution) Equal(o Resolution) bool {
 		(r.Faults == nil) == (o.Faults == nil) && (r.Faults == nil || *r.Faults == *o.Faults)
 }
 
-// Resolve reads rc as Envoy does for req: the virtual host by domain, then the first route
-// whose match holds, then its cluster or weighted clusters.
-func Resolve(rc *routev3.RouteConfiguration, req Request) Resolution {
-	vh := virtualHostFor(rc.GetVirtualHosts(), req.Host)
-	if vh == nil {
-		return Resolution{}
+// Match is the route Envoy takes for req in rc: the virtual host by domain, then the first
+// route whose match holds; nil when none does (Envoy answers 404).
+func Match(rc *routev3.RouteConfiguration, req Request) *routev3.Route {
+	for _, r := range virtualHostFor(rc.GetVirtualHosts(), req.Host).GetRoutes() {
+		if matches(r.GetMatch(), req) {
+			return r
+		}
 	}
-	for _, r := range vh.GetRoutes() {
-		if !matches(r.GetMatch(), req) {
-			continue
-		}
-		action := r.GetRoute()
-		if passthrough[action.GetCluster()] {
-			// istiod's catch-all (allow_any) for hosts it does not know: not a route of the mesh.
-			return Resolution{}
-		}
-		res := Resolution{Found: true, Route: r.GetName(), Shares: map[string]int{}, Mirrors: map[string]float64{}}
-		if action == nil {
-			return res // a redirect or a direct response reaches no cluster
-		}
-		res.Timeout = action.GetTimeout().AsDuration()
-		res.Retries = int(action.GetRetryPolicy().GetNumRetries().GetValue())
-		res.PerTryTimeout = action.GetRetryPolicy().GetPerTryTimeout().AsDuration()
-		for _, m := range action.GetRequestMirrorPolicies() {
-			res.Mirrors[destinationOf(m.GetCluster())] = percentOf(m.GetRuntimeFraction().GetDefaultValue())
-		}
-		res.Faults = faultsOf(r)
-		if c := action.GetCluster(); c != "" {
-			res.Shares[destinationOf(c)] = 100
-			return res
-		}
-		var total uint32
-		for _, wc := range action.GetWeightedClusters().GetClusters() {
-			total += wc.GetWeight().GetValue()
-		}
-		for _, wc := range action.GetWeightedClusters().GetClusters() {
-			if w := wc.GetWeight().GetValue(); w > 0 && total > 0 {
-				res.Shares[destinationOf(wc.GetName())] += int(w * 100 / total)
-			}
-		}
-		return res
-	}
-	return Resolution{}
+	return nil
 }
 
-// faultsOf reads the fault filter's per-route configuration, where istiod puts a
+// Resolve reads rc as Envoy does for req: the route Match takes, then its cluster or
+// weighted clusters.
+func Resolve(rc *routev3.RouteConfiguration, req Request) Resolution {
+	r := Match(rc, req)
+	if r == nil {
+		return Resolution{}
+	}
+	action := r.GetRoute()
+	if Passthrough(action.GetCluster()) {
+		// istiod's catch-all (allow_any) for hosts it does not know: not a route of the mesh.
+		return Resolution{}
+	}
+	res := Resolution{Found: true, Route: r.GetName(), Shares: map[string]int{}, Mirrors: map[string]float64{}}
+	if action == nil {
+		return res // a redirect or a direct response reaches no cluster
+	}
+	res.Timeout = action.GetTimeout().AsDuration()
+	res.Retries = int(action.GetRetryPolicy().GetNumRetries().GetValue())
+	res.PerTryTimeout = action.GetRetryPolicy().GetPerTryTimeout().AsDuration()
+	for _, m := range action.GetRequestMirrorPolicies() {
+		res.Mirrors[destinationOf(m.GetCluster())] = PercentOf(m.GetRuntimeFraction().GetDefaultValue())
+	}
+	res.Faults = FaultsOf(r)
+	if c := action.GetCluster(); c != "" {
+		res.Shares[destinationOf(c)] = 100
+		return res
+	}
+	var total uint32
+	for _, wc := range action.GetWeightedClusters().GetClusters() {
+		total += wc.GetWeight().GetValue()
+	}
+	for _, wc := range action.GetWeightedClusters().GetClusters() {
+		if w := wc.GetWeight().GetValue(); w > 0 && total > 0 {
+			res.Shares[destinationOf(wc.GetName())] += int(w * 100 / total)
+		}
+	}
+	return res
+}
+
+// FaultsOf reads the fault filter's per-route configuration, where istiod puts a
 // VirtualService's fault injection.
-func faultsOf(r *routev3.Route) *Faults {
+func FaultsOf(r *routev3.Route) *Faults {
 	config, ok := r.GetTypedPerFilterConfig()["envoy.filters.http.fault"]
 	if !ok {
 		return nil
@@ -115,16 +120,16 @@ func faultsOf(r *routev3.Route) *Faults {
 	}
 	f := &Faults{}
 	if d := fault.GetDelay(); d != nil {
-		f.Delay, f.DelayPercent = d.GetFixedDelay().AsDuration(), percentOf(d.GetPercentage())
+		f.Delay, f.DelayPercent = d.GetFixedDelay().AsDuration(), PercentOf(d.GetPercentage())
 	}
 	if a := fault.GetAbort(); a != nil {
-		f.AbortStatus, f.AbortPercent = int(a.GetHttpStatus()), percentOf(a.GetPercentage())
+		f.AbortStatus, f.AbortPercent = int(a.GetHttpStatus()), PercentOf(a.GetPercentage())
 	}
 	return f
 }
 
-// percentOf reads Envoy's fractional percent; none means all requests.
-func percentOf(f *typev3.FractionalPercent) float64 {
+// PercentOf reads Envoy's fractional percent; none means all requests.
+func PercentOf(f *typev3.FractionalPercent) float64 {
 	if f == nil {
 		return 100
 	}
@@ -134,16 +139,27 @@ func percentOf(f *typev3.FractionalPercent) float64 {
 	return float64(f.GetNumerator()) * 100 / denominator
 }
 
-// passthrough are istiod's clusters for traffic to hosts outside its registry.
-var passthrough = map[string]bool{"PassthroughCluster": true, "BlackHoleCluster": true}
+// Passthrough reports whether cluster is one of istiod's for traffic to hosts outside its
+// registry.
+func Passthrough(cluster string) bool {
+	return cluster == "PassthroughCluster" || cluster == "BlackHoleCluster"
+}
 
 // destinationOf turns istiod's cluster name outbound|port|subset|host into "subset|host".
 func destinationOf(cluster string) string {
+	if subset, host, ok := ClusterDestination(cluster); ok {
+		return subset + "|" + host
+	}
+	return cluster
+}
+
+// ClusterDestination reads istiod's cluster name outbound|port|subset|host.
+func ClusterDestination(cluster string) (subset, host string, ok bool) {
 	parts := strings.Split(cluster, "|")
 	if len(parts) != 4 {
-		return cluster
+		return "", "", false
 	}
-	return parts[2] + "|" + parts[3]
+	return parts[2], parts[3], true
 }
 
 // virtualHostFor picks the virtual host as Envoy does: an exact domain, then the longest

@@ -10,6 +10,7 @@ import (
 // endpoint is a pod that can serve a Service, with what the simulation needs of it.
 type endpoint struct {
 	pod       string
+	ip        string
 	namespace string
 	workload  string
 	labels    map[string]string
@@ -19,6 +20,7 @@ type endpoint struct {
 func newEndpoint(p *corev1.Pod) *endpoint {
 	return &endpoint{
 		pod:       p.Name,
+		ip:        p.Status.PodIP,
 		namespace: p.Namespace,
 		workload:  WorkloadName(p),
 		labels:    p.Labels,

@@ -21,6 +21,9 @@ type Mesh struct {
 	Pods             []*corev1.Pod
 	// RootNamespace is Istio's config root namespace; "" means istio-system.
 	RootNamespace string
+	// Envoy, when set, gives the sidecar configuration istiod sends; sidecar traffic is then
+	// routed by it, and by the simulator's own reading only where it has none yet.
+	Envoy EnvoyConfigs
 }
 
 // Index is a Mesh with its lookups precomputed so that routing one request is cheap. It is
@@ -36,12 +39,18 @@ type Index struct {
 
 	destinationRules         map[namespacedHost]*destinationRule
 	wildcardDestinationRules map[string][]*destinationRule // by namespace, most specific first
+
+	envoy EnvoyConfigs
+	// endpointsByIP are the pods that can serve, by address, for istiod's endpoints.
+	endpointsByIP map[string]*endpoint
 }
 
 // service is a Kubernetes Service with its ready endpoints.
 type service struct {
 	name, namespace, fqdn string
-	endpoints             []*endpoint
+	// port is the Service's first port, whose outbound route a sidecar reads.
+	port      uint32
+	endpoints []*endpoint
 	// subsetEndpoints are the endpoints of each DestinationRule subset that can apply here.
 	subsetEndpoints map[*subset][]*endpoint
 	// fallback is the route a sidecar uses when no VirtualService covers the Service.
@@ -77,6 +86,8 @@ func NewIndex(m Mesh) *Index {
 		virtualServices:          map[string][]*virtualService{},
 		destinationRules:         map[namespacedHost]*destinationRule{},
 		wildcardDestinationRules: map[string][]*destinationRule{},
+		envoy:                    m.Envoy,
+		endpointsByIP:            map[string]*endpoint{},
 	}
 	if ix.rootNamespace == "" {
 		ix.rootNamespace = DefaultRootNamespace
@@ -96,6 +107,9 @@ func (ix *Index) indexServices(services []*corev1.Service, pods []*corev1.Pod) {
 	endpoints := map[*corev1.Pod]*endpoint{}
 	for _, s := range services {
 		svc := &service{name: s.Name, namespace: s.Namespace, fqdn: s.Name + "." + s.Namespace + clusterSuffix}
+		if len(s.Spec.Ports) > 0 {
+			svc.port = uint32(s.Spec.Ports[0].Port)
+		}
 		// A Service without a selector has no endpoints the simulator can know of.
 		if len(s.Spec.Selector) > 0 {
 			for _, p := range podsByNamespace[s.Namespace] {
@@ -106,6 +120,9 @@ func (ix *Index) indexServices(services []*corev1.Service, pods []*corev1.Pod) {
 				if e == nil {
 					e = newEndpoint(p)
 					endpoints[p] = e
+					if e.ip != "" {
+						ix.endpointsByIP[e.ip] = e
+					}
 				}
 				svc.endpoints = append(svc.endpoints, e)
 			}

@@ -29,6 +29,9 @@ type Request struct {
 	Port uint32
 	// Rand draws every random choice; nil uses math/rand/v2's global source.
 	Rand *rand.Rand
+
+	// from is the pod making the request, for the calls pods make on the way.
+	from *endpoint
 }
 
 // httpRoute is an HTTPRoute compiled for routing.
@@ -46,9 +49,14 @@ type httpRoute struct {
 	setResponse  map[string]string // response headers the route sets (headers.response.set)
 	delegateRef  string
 	delegate     *virtualService
+	// envoy is the sidecar configuration the route was read from; nil for the simulator's own
+	// reading of a VirtualService.
+	envoy *EnvoyConfig
 }
 
-type destination struct{ host, subset string }
+// destination is a host and subset, and istiod's cluster for them when read from Envoy's
+// configuration.
+type destination struct{ host, subset, cluster string }
 
 type weightedDestination struct {
 	destination
@@ -82,6 +90,14 @@ const maxCallDepth = 3
 
 func (ix *Index) route(req Request, rng source, depth int) Decision {
 	view := newRequestView(&req)
+	if ix.envoy != nil && view.gateway == meshGateway {
+		host := ix.requestHost(req.Host, req.Namespace, view.gateway)
+		config := ix.envoy.For(proxyOf(&req), ix.routeName(host, req.Port))
+		ix.envoy.Routed(config != nil)
+		if config != nil {
+			return ix.routeByEnvoy(config, req, rng, depth)
+		}
+	}
 	host := ix.requestHost(req.Host, req.Namespace, view.gateway)
 	vs := ix.virtualServiceFor(host, req.Namespace, view.gateway)
 	if vs == nil {
@@ -147,7 +163,7 @@ func (ix *Index) forward(clientNamespace string, rng source, route *httpRoute, d
 		d.flag(FlagNoRoute)
 		return d
 	}
-	svc, endpoints, flag := ix.endpointsOf(dest, clientNamespace)
+	svc, endpoints, flag := ix.endpointsFor(route, dest, clientNamespace)
 	if flag == "" && len(endpoints) == 0 {
 		flag = FlagNoHealthyUpstream
 	}
@@ -163,7 +179,7 @@ func (ix *Index) forward(clientNamespace string, rng source, route *httpRoute, d
 		if !hit(rng, m.percent) {
 			continue
 		}
-		msvc, eps, flag := ix.endpointsOf(m.destination, clientNamespace)
+		msvc, eps, flag := ix.endpointsFor(route, m.destination, clientNamespace)
 		if flag != "" || len(eps) == 0 {
 			continue
 		}
@@ -229,7 +245,7 @@ func (ix *Index) serveBy(e *endpoint, svc *service, rng source, depth int, d *De
 	code, latency := e.behaviour.draw(rng)
 	if depth < maxCallDepth {
 		for _, host := range e.behaviour.Calls {
-			call := ix.route(Request{Namespace: e.namespace, Host: host, SourceLabels: e.labels}, rng, depth+1)
+			call := ix.route(Request{Namespace: e.namespace, Host: host, SourceLabels: e.labels, from: e}, rng, depth+1)
 			d.Calls = append(d.Calls, call)
 			failed := call.Code >= 500 || call.Code == 0
 			switch {
@@ -261,6 +277,15 @@ func (r *httpRoute) pick(rng source) (weightedDestination, bool) {
 		n -= d.weight
 	}
 	return r.destinations[len(r.destinations)-1], true
+}
+
+// endpointsFor resolves a route's destination: through the clusters of the sidecar
+// configuration the route came from, else through the simulator's own reading.
+func (ix *Index) endpointsFor(route *httpRoute, d destination, clientNamespace string) (*service, []*endpoint, string) {
+	if route.envoy != nil {
+		return ix.clusterEndpoints(route.envoy, d)
+	}
+	return ix.endpointsOf(d, clientNamespace)
 }
 
 // endpointsOf resolves a destination to its Service and ready endpoints, through the subset

@@ -20,6 +20,7 @@ import (
 
 	"fledge.dev/fledge/apis"
 	"fledge.dev/fledge/test/istiometrics"
+	"fledge.dev/fledge/test/istioxds"
 )
 
 // Options configure a running simulator.
@@ -35,6 +36,11 @@ type Options struct {
 	ClientNamespace string
 	// Seed makes the random draws repeatable.
 	Seed uint64
+	// Istiod, when set, is istiod's xDS: sidecar traffic is then routed by the configuration
+	// istiod sends each client's sidecar (routes, clusters, endpoints), as Envoy routes it.
+	// Gateway traffic, and a request whose sidecar has no configuration yet, are routed by
+	// the simulator's own reading of the mesh; RoutedBy counts both.
+	Istiod *istioxds.Client
 }
 
 // Sim stands in for Envoy: it watches the mesh, sends the configured traffic through it,
@@ -48,6 +54,7 @@ type Sim struct {
 	index    atomic.Pointer[Index]
 	dirty    atomic.Bool
 	clientNS string
+	istiod   *istiodConfigs // nil without Options.Istiod
 
 	mu      sync.Mutex
 	traffic []Mix
@@ -71,6 +78,9 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		s.clientNS = "default"
 	}
 	ctx, s.cancel = context.WithCancel(ctx)
+	if opts.Istiod != nil {
+		s.istiod = newIstiodConfigs(ctx, opts.Istiod)
+	}
 	for _, obj := range []client.Object{&networkingv1.VirtualService{}, &networkingv1.DestinationRule{}, &corev1.Service{}, &corev1.Pod{}} {
 		inf, err := c.GetInformer(ctx, obj)
 		if err != nil {
@@ -93,6 +103,13 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		s.cancel()
 		return nil, err
 	}
+	if s.istiod != nil {
+		// The sidecar of the clients of real requests, ready before the first.
+		if err := s.istiod.ready(Proxy{Namespace: s.clientNS}, "80", 30*time.Second); err != nil {
+			s.cancel()
+			return nil, err
+		}
+	}
 	s.SetTraffic(opts.Traffic)
 
 	metrics := http.NewServeMux()
@@ -111,8 +128,19 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	return s, nil
 }
 
-// SetTraffic replaces what the simulated clients send.
+// SetTraffic replaces what the simulated clients send. Routed by istiod, it first waits (at
+// most 10 s) until each client's sidecar has its configuration.
 func (s *Sim) SetTraffic(mixes []Mix) {
+	if s.istiod != nil {
+		ix := s.index.Load()
+		for _, m := range mixes {
+			if m.Gateway != "" && m.Gateway != meshGateway {
+				continue
+			}
+			host := ix.requestHost(m.Host, m.Namespace, meshGateway)
+			_ = s.istiod.ready(Proxy{Namespace: m.Namespace, Labels: m.SourceLabels}, ix.routeName(host, 0), 10*time.Second)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
@@ -121,6 +149,15 @@ func (s *Sim) SetTraffic(mixes []Mix) {
 	for i, m := range mixes {
 		s.pacers[i] = m.Pacer(now)
 	}
+}
+
+// RoutedBy counts the sidecar requests routed by istiod's configuration and those routed by
+// the simulator's own reading because their sidecar had none yet (both 0 without Istiod).
+func (s *Sim) RoutedBy() (istiod, ownReading uint64) {
+	if s.istiod == nil {
+		return 0, 0
+	}
+	return s.istiod.byIstiod.Load(), s.istiod.byOwnReading.Load()
 }
 
 // Stop ends the traffic, the servers and the watches.
@@ -173,7 +210,14 @@ func (s *Sim) rebuild(ctx context.Context) error {
 	for i := range podList.Items {
 		m.Pods = append(m.Pods, &podList.Items[i])
 	}
-	s.index.Store(NewIndex(m))
+	if s.istiod != nil {
+		m.Envoy = s.istiod
+	}
+	ix := NewIndex(m)
+	if s.istiod != nil {
+		s.istiod.prepare(ix.callers())
+	}
+	s.index.Store(ix)
 	return nil
 }
 
