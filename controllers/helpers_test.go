@@ -40,6 +40,10 @@ func withInterval(d time.Duration) appOption {
 	return canaryOption(func(c *fledgev1alpha1.Canary) { c.Spec.Analysis.Interval = &metav1.Duration{Duration: d} })
 }
 
+func withScaleDownDelay(d time.Duration) appOption {
+	return canaryOption(func(c *fledgev1alpha1.Canary) { c.Spec.ScaleDownDelaySeconds = ptrTo(int32(d / time.Second)) })
+}
+
 func withThreshold(n int32) appOption {
 	return canaryOption(func(c *fledgev1alpha1.Canary) { c.Spec.Analysis.Threshold = n })
 }
@@ -92,6 +96,9 @@ func newNamedAppIn(ctx context.Context, namespace, name string, opts ...appOptio
 				Interval:  &metav1.Duration{Duration: time.Second},
 				Threshold: 3,
 			},
+			// No sidecar here needs time to take the routes back: the canary goes at once
+			// (withScaleDownDelay for the specs of the delay).
+			ScaleDownDelaySeconds: ptrTo[int32](0),
 		},
 	}
 	for _, o := range opts {

@@ -7,7 +7,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -74,6 +76,54 @@ var _ = Describe("a new revision", func() {
 		for _, g := range weights.gaps()[1:4] { // between the 80/20, 60/40, 40/60 and 20/80 steps
 			Expect(g).To(BeNumerically(">=", time.Second))
 		}
+	})
+
+	It("keeps an aborted canary and its subset for the scale-down delay, for the sidecars still sending to it", func(ctx context.Context) {
+		a := newApp(ctx, withThreshold(1), withScaleDownDelay(4*time.Second))
+		checks.script(a.canary, analysis.Result{Verdict: analysis.Fail, Message: "success rate 91% < 99%"})
+		a.setImage(ctx, "example.com/web:v2")
+
+		c := a.waitPhase(ctx, fledgev1alpha1.PhaseFailed)
+		ended := c.Status.LastTransitionTime.Time
+		Eventually(func() int32 { return a.virtualService(ctx).Spec.Http[0].Route[0].Weight }).WithContext(ctx).Should(Equal(int32(100)))
+		canarySubset := func() bool {
+			dr := &istionetworkingv1.DestinationRule{}
+			Expect(k8s.Get(ctx, a.key(), dr)).To(Succeed())
+			for _, s := range dr.Spec.Subsets {
+				if s.Name == "canary" {
+					return true
+				}
+			}
+			return false
+		}
+		Consistently(func(g Gomega) {
+			g.Expect(*a.deployment(ctx, "web-canary").Spec.Replicas).To(Equal(int32(2)))
+			g.Expect(canarySubset()).To(BeTrue())
+		}).WithContext(ctx).WithTimeout(time.Until(ended.Add(3 * time.Second))).Should(Succeed())
+		Eventually(func() int32 { return *a.deployment(ctx, "web-canary").Spec.Replicas }).WithContext(ctx).WithTimeout(10 * time.Second).Should(BeZero())
+		Expect(time.Now()).To(BeTemporally(">=", ended.Add(4*time.Second)), "not before the delay")
+		Expect(canarySubset()).To(BeFalse(), "the subset went before the pods")
+	})
+
+	It("routes a Canary deleted mid-rollout back to the primary first, and keeps its canary for the scale-down delay", func(ctx context.Context) {
+		a := newApp(ctx, withInterval(time.Minute), withScaleDownDelay(4*time.Second))
+		a.setImage(ctx, "example.com/web:v2")
+		Eventually(func() int32 { return a.virtualService(ctx).Spec.Http[0].Route[0].Weight }).WithContext(ctx).Should(Equal(int32(80)))
+
+		Expect(k8s.Delete(ctx, a.get(ctx))).To(Succeed())
+		deleted := time.Now()
+		Eventually(func() int32 { return a.virtualService(ctx).Spec.Http[0].Route[0].Weight }).WithContext(ctx).Should(Equal(int32(100)))
+		Consistently(func(g Gomega) {
+			g.Expect(*a.deployment(ctx, "web-canary").Spec.Replicas).To(Equal(int32(2)), "the canary runs on for the sidecars that still send to it")
+		}).WithContext(ctx).WithTimeout(time.Until(deleted.Add(2 * time.Second))).Should(Succeed())
+		Eventually(a.eventReasons).WithContext(ctx).Should(ContainElement(fledgev1alpha1.ReasonDraining))
+
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, a.key(), &fledgev1alpha1.Canary{}))
+		}).WithContext(ctx).WithTimeout(20 * time.Second).Should(BeTrue())
+		Expect(time.Now()).To(BeTemporally(">=", deleted.Add(3*time.Second)), "not deleted before the delay (the deletion time is in whole seconds)")
+		Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: "web-canary"}, &appsv1.Deployment{}))).To(BeTrue(), "the canary copy is gone")
+		Expect(*a.deployment(ctx, "web-primary").Spec.Replicas).To(Equal(int32(2)), "the primary keeps serving")
 	})
 
 	It("is aborted after threshold failed checks, and all traffic returns to the primary", func(ctx context.Context) {

@@ -48,8 +48,11 @@ func Decide(obs Observation) Decision {
 	d.decide()
 	d.status.Message = fledgev1alpha1.Bound(d.status.Message, fledgev1alpha1.MaxMessage)
 	setConditions(&d.status, obs.Now, obs.Generation, d.notReady)
+	if until, ok := drainingUntil(&obs.Spec, &d.status); ok && obs.Now.Before(until) {
+		d.requeueAt(until) // to scale the canary down then
+	}
 	return Decision{
-		Status: d.status, Want: DesiredFor(&obs.Spec, &d.status), Events: d.events, Check: d.check, Preflight: d.preflight, RequeueAfter: d.requeue,
+		Status: d.status, Want: DesiredFor(&obs.Spec, &d.status, obs.Now), Events: d.events, Check: d.check, Preflight: d.preflight, RequeueAfter: d.requeue,
 	}
 }
 

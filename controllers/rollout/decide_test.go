@@ -20,7 +20,7 @@ var _ = Describe("a new Canary", func() {
 		d := s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseInitializing))
 		Expect(s.status.Replicas).To(Equal(int32(3)), "each version runs as many replicas as the target asked for")
-		want := rollout.DesiredFor(&s.spec, &d.Status)
+		want := rollout.DesiredFor(&s.spec, &d.Status, s.now)
 		Expect(want.PrimaryRevision).To(Equal("v1"))
 		Expect(want.RoutesEnabled).To(BeFalse(), "no route changes before the primary can serve")
 		Expect(want.ScaleDownTarget).To(BeFalse())
@@ -31,7 +31,7 @@ var _ = Describe("a new Canary", func() {
 		d = s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseInitialized))
 		Expect(s.status.LastPromotedRevision).To(Equal("v1"))
-		want = rollout.DesiredFor(&s.spec, &d.Status)
+		want = rollout.DesiredFor(&s.spec, &d.Status, s.now)
 		Expect(want.RoutesEnabled).To(BeTrue())
 		Expect([]int32{want.Routes.PrimaryWeight, want.Routes.CanaryWeight}).To(Equal([]int32{100, 0}))
 		Expect(want.ScaleDownTarget).To(BeTrue())
@@ -61,13 +61,20 @@ var _ = Describe("a new revision", func() {
 		s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseProgressing))
 		Expect(s.status.CanaryRevision).To(Equal("v2"))
-		Expect(rollout.DesiredFor(&s.spec, &s.status).CanaryReplicas).To(Equal(int32(3)))
+		Expect(rollout.DesiredFor(&s.spec, &s.status, s.now).CanaryReplicas).To(Equal(int32(3)))
 
 		s.until(fledgev1alpha1.PhaseSucceeded, 20)
 		Expect(s.weights).To(Equal([]int32{0, 20, 40, 60, 80, 100, 0}))
 		Expect(s.status.LastPromotedRevision).To(Equal("v2"))
 		Expect(s.primary.Revision).To(Equal("v2"))
-		Expect(s.canary.Replicas).To(BeZero(), "the canary is scaled down after promotion")
+		Expect(s.canary.Replicas).To(Equal(int32(3)), "the canary keeps running while the sidecars take the routes back")
+		Expect(s.last.Want.Routes.KeepCanarySubset).To(BeTrue(), "and so does its subset")
+		ended := s.now
+		s.wait()
+		Expect(s.now).To(Equal(ended.Add(fledgev1alpha1.DefaultScaleDownDelaySeconds*time.Second)), "woken at the end of the scale-down delay")
+		Expect(s.canary.Replicas).To(BeZero(), "the canary is scaled down after the scale-down delay")
+		Expect(s.last.Want.Routes.KeepCanarySubset).To(BeFalse())
+		Expect(s.last.RequeueAfter).To(BeZero(), "and nothing is left to do")
 		Expect(s.checksRun).To(Equal(4), "one run of the checks per step")
 		Expect(reasons(s.events)).To(Equal([]string{
 			fledgev1alpha1.ReasonStarted,
@@ -116,14 +123,14 @@ var _ = Describe("a new revision", func() {
 		s.primary.Ready = false
 		s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhasePromoting))
-		Expect(rollout.DesiredFor(&s.spec, &s.status).Routes.CanaryWeight).To(Equal(int32(100)), "no request reaches the old version once promotion is decided")
-		Expect(rollout.DesiredFor(&s.spec, &s.status).PrimaryRevision).To(Equal("v2"))
+		Expect(rollout.DesiredFor(&s.spec, &s.status, s.now).Routes.CanaryWeight).To(Equal(int32(100)), "no request reaches the old version once promotion is decided")
+		Expect(rollout.DesiredFor(&s.spec, &s.status, s.now).PrimaryRevision).To(Equal("v2"))
 
 		s.holdPrimary = false
 		s.primary.Ready = true
 		s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseSucceeded))
-		Expect(rollout.DesiredFor(&s.spec, &s.status).Routes.PrimaryWeight).To(Equal(int32(100)))
+		Expect(rollout.DesiredFor(&s.spec, &s.status, s.now).Routes.PrimaryWeight).To(Equal(int32(100)))
 	})
 
 	It("promotes as soon as the canary is ready when skipAnalysis is set", func() {
@@ -149,7 +156,7 @@ var _ = Describe("a new revision", func() {
 		s.wait()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseFailed))
 		Expect(s.status.Message).To(ContainSubstring("not ready within the progress deadline"))
-		Expect(rollout.DesiredFor(&s.spec, &s.status).CanaryReplicas).To(BeZero())
+		Expect(rollout.DesiredFor(&s.spec, &s.status, s.now.Add(s.spec.ScaleDownDelay())).CanaryReplicas).To(BeZero())
 	})
 })
 
@@ -187,8 +194,10 @@ var _ = Describe("a canary at 40 %", func() {
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseFailed))
 		Expect(s.status.FailedChecks).To(Equal(int32(3)))
 		Expect(s.status.Message).To(Equal("aborted: 3 of 3 checks failed; last: p99 812ms > 500ms"))
-		want := rollout.DesiredFor(&s.spec, &s.status)
-		Expect([]int32{want.Routes.PrimaryWeight, want.Routes.CanaryWeight, want.CanaryReplicas}).To(Equal([]int32{100, 0, 0}))
+		want := rollout.DesiredFor(&s.spec, &s.status, s.now)
+		Expect([]int32{want.Routes.PrimaryWeight, want.Routes.CanaryWeight, want.CanaryReplicas}).To(Equal([]int32{100, 0, 3}), "all traffic back, the canary still running")
+		want = rollout.DesiredFor(&s.spec, &s.status, s.now.Add(s.spec.ScaleDownDelay()))
+		Expect([]int32{want.Routes.PrimaryWeight, want.Routes.CanaryWeight, want.CanaryReplicas}).To(Equal([]int32{100, 0, 0}), "and stopped after the delay")
 		Expect(want.PrimaryRevision).To(Equal("v1"))
 		Expect(condition(s.status, fledgev1alpha1.ConditionPromoted).Reason).To(Equal("Aborted"))
 		Expect(reasons(s.events)).To(Equal([]string{fledgev1alpha1.ReasonHalted, fledgev1alpha1.ReasonHalted, fledgev1alpha1.ReasonAborted}))
@@ -277,7 +286,7 @@ var _ = Describe("a canary at 40 %", func() {
 		s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseSucceeded))
 		Expect(s.status.LastPromotedRevision).To(Equal("v1"))
-		Expect(rollout.DesiredFor(&s.spec, &s.status).CanaryReplicas).To(BeZero())
+		Expect(rollout.DesiredFor(&s.spec, &s.status, s.now.Add(s.spec.ScaleDownDelay())).CanaryReplicas).To(BeZero())
 		Expect(reasons(s.events)).To(Equal([]string{fledgev1alpha1.ReasonCancelled}))
 	})
 
@@ -385,7 +394,7 @@ var _ = Describe("an A/B test", func() {
 		Expect(s.weights).To(Equal([]int32{0, 100, 0}))
 		ab := split(100, 0)
 		ab.Match = s.spec.Analysis.Match
-		Expect(s.routes).To(Equal([]rollout.Routes{split(100, 0), ab, split(0, 100), split(100, 0)}),
+		Expect(s.routes).To(Equal([]rollout.Routes{split(100, 0), ab, split(0, 100), returned()}),
 			"everyone else stays on the primary during A/B, and the A/B route is gone after promotion")
 	})
 })
@@ -409,7 +418,7 @@ var _ = Describe("a rollout that mirrors first", func() {
 
 		mirror, half := split(100, 0), split(50, 50)
 		mirror.MirrorPercentage, mirror.Testers, half.Testers = 50, s.spec.Analysis.Testers, s.spec.Analysis.Testers
-		Expect(s.routes).To(Equal([]rollout.Routes{split(100, 0), mirror, half, split(0, 100), split(100, 0)}),
+		Expect(s.routes).To(Equal([]rollout.Routes{split(100, 0), mirror, half, split(0, 100), returned()}),
 			"no route to a canary that is not ready; mirrored answers are discarded, so no live traffic during the mirror; "+
 				"testers reach the canary whatever the weight, and their route goes with the rollout")
 	})
@@ -428,7 +437,7 @@ var _ = Describe("a rollout that mirrors first", func() {
 		mirror, sticky := split(100, 0), split(50, 50)
 		mirror.MirrorPercentage = 100
 		sticky.Sticky = &rollout.StickyCookie{Name: "c", Value: s.status.RolloutID, MaxAge: 24 * time.Hour}
-		Expect(s.routes).To(Equal([]rollout.Routes{split(100, 0), mirror, sticky, split(0, 100), split(100, 0)}),
+		Expect(s.routes).To(Equal([]rollout.Routes{split(100, 0), mirror, sticky, split(0, 100), returned()}),
 			"nobody lands on the canary while it only gets mirrored traffic; the cookie names this rollout, and goes on promotion")
 	})
 })
@@ -445,14 +454,14 @@ var _ = Describe("a Canary on existing subsets", func() {
 		s.reconcile()
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseProgressing), "the candidate is rolled out as soon as the routes are in place")
 		Expect(reasons(s.events)).To(Equal([]string{fledgev1alpha1.ReasonInitialized, fledgev1alpha1.ReasonStarted, fledgev1alpha1.ReasonAdvanced}))
-		want := rollout.DesiredFor(&s.spec, &s.status)
+		want := rollout.DesiredFor(&s.spec, &s.status, s.now)
 		Expect(want.ScaleDownTarget).To(BeFalse())
 		Expect(want.PrimaryRevision).To(BeEmpty(), "no copy of the user's Deployments")
 		Expect(want.CanaryReplicas).To(BeZero())
 
 		s.until(fledgev1alpha1.PhaseSucceeded, 10)
 		Expect(s.weights).To(Equal([]int32{0, 20, 40, 60, 80, 100}))
-		want = rollout.DesiredFor(&s.spec, &s.status)
+		want = rollout.DesiredFor(&s.spec, &s.status, s.now)
 		Expect([]int32{want.Routes.PrimaryWeight, want.Routes.CanaryWeight}).To(Equal([]int32{0, 100}))
 		Expect(s.status.LastPromotedRevision).To(Equal("v2-abc"))
 	})
@@ -461,7 +470,7 @@ var _ = Describe("a Canary on existing subsets", func() {
 		s.verdict = analysis.Result{Verdict: analysis.Fail, Message: "bad"}
 		s.reconcile()
 		s.until(fledgev1alpha1.PhaseFailed, 10)
-		want := rollout.DesiredFor(&s.spec, &s.status)
+		want := rollout.DesiredFor(&s.spec, &s.status, s.now)
 		Expect([]int32{want.Routes.PrimaryWeight, want.Routes.CanaryWeight}).To(Equal([]int32{100, 0}))
 	})
 
@@ -506,4 +515,12 @@ var _ = Describe("the step plan", func() {
 // split is the routes of Fledge's own copies at a weight, with nothing else.
 func split(primary, canary int32) rollout.Routes {
 	return rollout.Routes{PrimarySubset: rollout.SubsetPrimary, CanarySubset: rollout.SubsetCanary, PrimaryWeight: primary, CanaryWeight: canary}
+}
+
+// returned is the routes of an ended rollout during its scale-down delay: all traffic to the
+// primary, the canary's subset kept for the sidecars that do not have that yet.
+func returned() rollout.Routes {
+	r := split(100, 0)
+	r.KeepCanarySubset = true
+	return r
 }

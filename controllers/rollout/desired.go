@@ -1,6 +1,10 @@
 package rollout
 
-import fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+import (
+	"time"
+
+	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+)
 
 // Desired is what the cluster must look like for a canary status. It is derived from the spec
 // and the status alone, so that after a restart the same status yields the same world.
@@ -21,12 +25,31 @@ type Desired struct {
 	Routes Routes
 }
 
-// DesiredFor returns what the cluster must look like for status.
-func DesiredFor(spec *fledgev1alpha1.CanarySpec, st *fledgev1alpha1.CanaryStatus) Desired {
+// DesiredFor returns what the cluster must look like for status at now.
+func DesiredFor(spec *fledgev1alpha1.CanarySpec, st *fledgev1alpha1.CanaryStatus, now time.Time) Desired {
 	m := modeOf(spec)
 	d := m.versions(st)
 	d.Routes = routesFor(spec, st, m)
+	if until, ok := drainingUntil(spec, st); ok && now.Before(until) {
+		// The routes have left the canary, but the sidecars may not have them yet.
+		d.Routes.KeepCanarySubset = true
+		d.CanaryReplicas = st.Replicas
+	}
 	return d
+}
+
+// drainingUntil is when an ended rollout's canary may go: the scale-down delay after the
+// routes stopped sending to it. ok is false when no rollout has ended, and on the user's own
+// subsets (whose Deployments Fledge does not size).
+func drainingUntil(spec *fledgev1alpha1.CanarySpec, st *fledgev1alpha1.CanaryStatus) (until time.Time, ok bool) {
+	if !modeOf(spec).sizesVersions() {
+		return time.Time{}, false
+	}
+	ended := st.Phase == fledgev1alpha1.PhaseSucceeded || st.Phase == fledgev1alpha1.PhaseFailed
+	if !ended || st.CanaryRevision == "" || st.LastTransitionTime == nil {
+		return time.Time{}, false
+	}
+	return st.LastTransitionTime.Add(spec.ScaleDownDelay()), true
 }
 
 // Settled is where the traffic goes once the Canary is deleted: all of it to the version that

@@ -39,6 +39,9 @@ type Routes struct {
 	Sticky *StickyCookie
 	// Faults, when set, are injected into the canary's calls to a dependency.
 	Faults *fledgev1alpha1.FaultInjection
+	// KeepCanarySubset keeps the canary's subset defined after the last route to it is gone,
+	// while the sidecars may still send to it (the scale-down delay of an ended rollout).
+	KeepCanarySubset bool
 }
 
 // StickyCookie is the cookie of session affinity: canary answers set Name=Value, and requests

@@ -26,7 +26,7 @@ var _ = Describe("the routes of a rollout", func() {
 		s.until(fledgev1alpha1.PhaseSucceeded, 20)
 		faulty := split(90, 10)
 		faulty.Faults = faults
-		Expect(s.routes).To(Equal([]rollout.Routes{split(100, 0), split(90, 10), faulty, split(50, 50), split(0, 100), split(100, 0)}))
+		Expect(s.routes).To(Equal([]rollout.Routes{split(100, 0), split(90, 10), faulty, split(50, 50), split(0, 100), returned()}))
 	})
 
 	It("take the session cookie's name and age and the mirror's share from the defaults", func() {
@@ -90,12 +90,13 @@ var _ = Describe("the settled routes of a deleted Canary", func() {
 		Entry("subsets, aborted", true, fledgev1alpha1.PhaseFailed, int32(0), int32(0)),
 	)
 
-	It("are the routes a finished rollout leaves", func() {
+	It("are the routes a finished rollout leaves once its canary is gone", func() {
 		s := newStory().initialised()
 		s.newRevision("v2")
 		s.reconcile()
 		s.verdict = analysis.Result{Verdict: analysis.Fail, Message: "bad"}
 		s.until(fledgev1alpha1.PhaseFailed, 20)
+		s.wait() // the scale-down delay
 		Expect(rollout.Settled(&s.spec, &s.status)).To(Equal(s.last.Want.Routes))
 	})
 })

@@ -168,7 +168,7 @@ func split(host string, routes rollout.Routes) []*istioapiv1.HTTPRouteDestinatio
 // withCanary reports whether the routes name the canary's subset: always for the user's own
 // subsets (the candidate may hold all the traffic at rest), else while a rollout uses it.
 func withCanary(r rollout.Routes) bool {
-	return r.UserSubsets || r.UsesCanary()
+	return r.UserSubsets || r.UsesCanary() || r.KeepCanarySubset
 }
 
 // stickyMatch matches the requests that carry the session-affinity cookie.

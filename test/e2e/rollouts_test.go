@@ -125,6 +125,10 @@ func (a *app) waitPhase(ctx context.Context, phase fledgev1alpha1.CanaryPhase) *
 	return canarytest.WaitPhase(ctx, k8s, client.ObjectKeyFromObject(a.canary), phase)
 }
 
+// noPod is what served counts for a request no pod answered (Envoy's 503 "no healthy
+// upstream" or "no cluster").
+const noPod = " "
+
 // served sends n real requests through the simulator and counts who served them.
 func (a *app) served(ctx context.Context, n int, headers map[string]string) map[string]int {
 	GinkgoHelper()
@@ -189,6 +193,7 @@ var _ = Describe("a rollout through the simulated mesh", func() {
 		a.release(ctx, version{image: "example.com/web:v2", errorRate: "0", latency: "20ms"})
 
 		c := a.waitPhase(ctx, fledgev1alpha1.PhaseSucceeded)
+		Expect(a.served(ctx, 100, nil)).NotTo(HaveKey(noPod), "a request found no pod while the sidecars took the routes back")
 		Expect(c.Status.Metrics).To(HaveLen(2))
 		Eventually(func() float64 { return a.requests(ctx, "web-canary", ".*") }).WithContext(ctx).Should(BeNumerically(">", 50), "the canary served live traffic")
 		Expect(a.requests(ctx, "web-canary", "5..")).To(BeZero())
@@ -202,6 +207,7 @@ var _ = Describe("a rollout through the simulated mesh", func() {
 		a.release(ctx, version{image: "example.com/web:v2", errorRate: "0.4", latency: "20ms"})
 
 		c := a.waitPhase(ctx, fledgev1alpha1.PhaseFailed)
+		Expect(a.served(ctx, 100, nil)).NotTo(HaveKey(noPod), "a request found no pod while the sidecars took the routes back")
 		Expect(c.Status.Message).To(ContainSubstring("success-rate"))
 		Expect(c.Status.Message).To(ContainSubstring("is below the minimum 99"))
 		Expect(a.requests(ctx, "web-canary", "5..")).To(BeNumerically(">", 0), "the canary's errors are in Prometheus")

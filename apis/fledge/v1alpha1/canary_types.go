@@ -58,6 +58,17 @@ type CanarySpec struct {
 	// +kubebuilder:validation:Minimum=10
 	// +kubebuilder:validation:Maximum=86400
 	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
+
+	// scaleDownDelaySeconds is how long the canary keeps running once a rollout has ended and
+	// the routes no longer send to it, so that every sidecar has the new routes before its pods
+	// go. istiod pushes a change to the proxies within a second on a quiet mesh and takes
+	// longer on a busy one; a request a proxy still sends to pods that are gone fails. 0 scales
+	// the canary down at once.
+	// +optional
+	// +kubebuilder:default=30
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=3600
+	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
 }
 
 // ExistingSubsets names two subsets of a DestinationRule the user manages.

@@ -9,6 +9,7 @@ const (
 	DefaultInterval                = time.Minute
 	DefaultThreshold               = 5
 	DefaultProgressDeadlineSeconds = 600
+	DefaultScaleDownDelaySeconds   = 30
 	DefaultStepWeight              = 20
 	DefaultMaxWeight               = 80
 	// DefaultSessionCookie and DefaultSessionMaxAge are the cookie of session affinity.
@@ -34,6 +35,14 @@ func (a *CanaryAnalysis) FailureThreshold() int32 {
 		return DefaultThreshold
 	}
 	return a.Threshold
+}
+
+// ScaleDownDelay is how long an ended rollout's canary keeps running after the routes left it.
+func (s *CanarySpec) ScaleDownDelay() time.Duration {
+	if s.ScaleDownDelaySeconds == nil {
+		return DefaultScaleDownDelaySeconds * time.Second
+	}
+	return time.Duration(max(*s.ScaleDownDelaySeconds, 0)) * time.Second
 }
 
 // ProgressDeadline is how long a canary may take to become ready, or a step may wait to be

@@ -65,6 +65,7 @@ func TestDefaultsMatchTheSchema(t *testing.T) {
 		{"spec.analysis.interval", duration(defaultAt("spec.analysis.interval")), fledgev1alpha1.DefaultInterval},
 		{"spec.analysis.threshold", defaultAt("spec.analysis.threshold"), float64(fledgev1alpha1.DefaultThreshold)},
 		{"spec.progressDeadlineSeconds", defaultAt("spec.progressDeadlineSeconds"), float64(fledgev1alpha1.DefaultProgressDeadlineSeconds)},
+		{"spec.scaleDownDelaySeconds", defaultAt("spec.scaleDownDelaySeconds"), float64(fledgev1alpha1.DefaultScaleDownDelaySeconds)},
 		{"spec.analysis.sessionAffinity.cookieName", defaultAt("spec.analysis.sessionAffinity.cookieName"), fledgev1alpha1.DefaultSessionCookie},
 		{"spec.analysis.sessionAffinity.maxAge", duration(defaultAt("spec.analysis.sessionAffinity.maxAge")), fledgev1alpha1.DefaultSessionMaxAge},
 		{"spec.analysis.mirror.percentage", defaultAt("spec.analysis.mirror.percentage"), float64(fledgev1alpha1.DefaultMirrorPercentage)},

@@ -41,6 +41,9 @@ const (
 	ReasonInvalidRoutes = "InvalidRoutes"
 	// ReasonTargetNotFound: spec.targetRef names no Deployment.
 	ReasonTargetNotFound = "TargetNotFound"
+	// ReasonDraining: a deleted Canary's traffic is back on the primary, and the canary keeps
+	// running for the scale-down delay, until every sidecar has the routes.
+	ReasonDraining = "Draining"
 	// ReasonApplyFailed: a write to the cluster failed; it is retried.
 	ReasonApplyFailed = "ApplyFailed"
 	// ReasonMetricsUnavailable: a metrics provider did not answer when a rollout started.
