@@ -18,6 +18,7 @@ import (
 
 	"fledge.dev/fledge/analysis"
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/cluster"
 	"fledge.dev/fledge/test/fakeslack"
 )
 
@@ -323,7 +324,7 @@ var _ = Describe("Slack notifications", func() {
 
 func newNamespace(ctx context.Context) string {
 	GinkgoHelper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "alerts-" + rand.String(6)}}
+	ns := cluster.EnabledNamespace("alerts-" + rand.String(6))
 	Expect(k8s.Create(ctx, ns)).To(Succeed())
 	return ns.Name
 }

@@ -12,12 +12,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/cluster"
 )
 
 var _ = Describe("the ConfigMaps and Secrets of the target", func() {
 	It("are frozen for the primary, and a change of their content is rolled out like a new image", func(ctx context.Context) {
 		ns := "configs-" + rand.String(5)
-		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		Expect(k8s.Create(ctx, cluster.EnabledNamespace(ns))).To(Succeed())
 		Expect(k8s.Create(ctx, &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-config"},
 			Data:       map[string]string{"greeting": "hello"},

@@ -8,14 +8,13 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/clock"
 
 	"fledge.dev/fledge/analysis"
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/cluster"
 )
 
 // silentServer accepts connections, reads what comes, and never answers: a Prometheus or a
@@ -104,7 +103,7 @@ var _ = Describe("a metrics provider that accepts and never answers", func() {
 		var stuck []*app
 		for range suiteCheckWorkers + 2 {
 			ns := "hanging-" + rand.String(5)
-			Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+			Expect(k8s.Create(ctx, cluster.EnabledNamespace(ns))).To(Succeed())
 			checks.useReal(ns, &hanging)
 			a := newAppIn(ctx, ns, withInterval(interval), canaryOption(func(c *fledgev1alpha1.Canary) {
 				c.Spec.Analysis.Metrics = []fledgev1alpha1.CanaryMetric{{

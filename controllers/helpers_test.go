@@ -56,7 +56,7 @@ func withTemplate(f func(*corev1.PodTemplateSpec)) appOption {
 // until the Canary is Initialized.
 func newApp(ctx context.Context, opts ...appOption) *app {
 	GinkgoHelper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "canary-" + rand.String(6)}}
+	ns := cluster.EnabledNamespace("canary-" + rand.String(6))
 	Expect(k8s.Create(ctx, ns)).To(Succeed())
 	return newAppIn(ctx, ns.Name, opts...)
 }

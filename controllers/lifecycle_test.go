@@ -18,6 +18,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/cluster"
 )
 
 var _ = Describe("deleting a Canary", func() {
@@ -62,7 +63,7 @@ var _ = Describe("deleting a Canary", func() {
 
 	It("puts back the user's own VirtualService, keeping its other routes throughout", func(ctx context.Context) {
 		ns := "byo-vs-" + rand.String(5)
-		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		Expect(k8s.Create(ctx, cluster.EnabledNamespace(ns))).To(Succeed())
 		original := istioapiv1.VirtualService{
 			Hosts: []string{"web", "web.example.com"},
 			Http: []*istioapiv1.HTTPRoute{
@@ -116,7 +117,7 @@ var _ = Describe("the routes Fledge writes", func() {
 
 	It("carry every Istio setting of spec.service, and pass Istio's validation", func(ctx context.Context) {
 		ns := "settings-" + rand.String(5)
-		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		Expect(k8s.Create(ctx, cluster.EnabledNamespace(ns))).To(Succeed())
 		// The platform's ingress Gateway, shared with the Canary's namespace.
 		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system"}}); err != nil && !apierrors.IsAlreadyExists(err) {
 			Expect(err).NotTo(HaveOccurred())
@@ -154,7 +155,7 @@ var _ = Describe("the routes Fledge writes", func() {
 var _ = Describe("a Canary with problems", func() {
 	It("says so when its target does not exist, and starts once it does", func(ctx context.Context) {
 		ns := "missing-" + rand.String(5)
-		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		Expect(k8s.Create(ctx, cluster.EnabledNamespace(ns))).To(Succeed())
 		c := &fledgev1alpha1.Canary{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
 			Spec: fledgev1alpha1.CanarySpec{

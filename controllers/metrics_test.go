@@ -8,7 +8,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/clock"
@@ -38,7 +37,7 @@ var _ = Describe("a canary judged on Prometheus", Ordered, func() {
 	// 99 % over a 5 s window, aborting at the first failed check.
 	judgedApp := func(ctx context.Context, interval time.Duration) *app {
 		ns := "judged-" + rand.String(5)
-		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		Expect(k8s.Create(ctx, cluster.EnabledNamespace(ns))).To(Succeed())
 		checks.useReal(ns, &analysis.Analyzer{Reader: k8s, APIReader: k8s, Clock: clock.RealClock{}, DefaultAddress: prom.URL})
 		healthy := istiometrics.Traffic{RequestsPerSecond: 20, Latency: 30 * time.Millisecond}
 		exporter.Set(ns, "web-primary", healthy)

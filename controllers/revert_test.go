@@ -17,6 +17,7 @@ import (
 
 	"fledge.dev/fledge/analysis"
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/cluster"
 )
 
 var _ = Describe("deleting a Canary with revertOnDeletion", func() {
@@ -24,7 +25,7 @@ var _ = Describe("deleting a Canary with revertOnDeletion", func() {
 	// that reverts on deletion.
 	newRevertingApp := func(ctx context.Context) *app {
 		ns := "revert-" + rand.String(5)
-		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		Expect(k8s.Create(ctx, cluster.EnabledNamespace(ns))).To(Succeed())
 		Expect(k8s.Create(ctx, &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
 			Spec: corev1.ServiceSpec{

@@ -2,11 +2,14 @@ package controllers
 
 import (
 	"context"
+	"time"
 
+	"golang.org/x/time/rate"
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -73,7 +76,7 @@ func (r *CanaryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manage
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("canary").
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1), RateLimiter: retryLimiter()}).
 		For(&fledgev1alpha1.Canary{}, builder.WithPredicates(canaryChanged{})).
 		Owns(&appsv1.Deployment{}, builder.WithPredicates(deploymentChanged{})).
 		Owns(&corev1.Service{}).
@@ -161,4 +164,19 @@ func (deploymentChanged) Update(e event.UpdateEvent) bool {
 		before.Annotations[workload.AnnotationRevision] != after.Annotations[workload.AnnotationRevision] ||
 		before.Labels[workload.LabelCanary] != after.Labels[workload.LabelCanary] ||
 		workload.RolledOut(before) != workload.RolledOut(after)
+}
+
+// maxRetryDelay bounds the back-off of a Canary whose reconciles fail. What ends such a spell
+// is often nothing the manager watches (a namespace an administrator enables, a Gateway its
+// owner shares, istiod back from a hang), so it is looked at again within half a minute, not
+// controller-runtime's default of up to 16 minutes.
+const maxRetryDelay = 30 * time.Second
+
+// retryLimiter is controller-runtime's default rate limiter for retries, with maxRetryDelay:
+// exponential per Canary from 5 ms, and 10 retries a second (bursts of 100) overall.
+func retryLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, maxRetryDelay),
+		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+	)
 }

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/cluster"
 )
 
 var _ = Describe("a Canary on the user's own subsets", func() {
@@ -25,7 +26,7 @@ var _ = Describe("a Canary on the user's own subsets", func() {
 
 	BeforeEach(func(ctx context.Context) {
 		ns = "subsets-" + rand.String(5)
-		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		Expect(k8s.Create(ctx, cluster.EnabledNamespace(ns))).To(Succeed())
 		for _, version := range []string{"v1", "v2"} {
 			labels := map[string]string{"app": "shop", "version": version}
 			Expect(k8s.Create(ctx, &appsv1.Deployment{

@@ -17,6 +17,7 @@ import (
 
 	"fledge.dev/fledge/analysis"
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/cluster"
 )
 
 // appKeys names the apps: app-0000, app-0001, ... spread round-robin over the namespaces.
@@ -32,7 +33,7 @@ func appKeys(apps, namespaces int) []types.NamespacedName {
 // createApps creates the namespaces, then each app's Deployment (1 replica) and Canary.
 func createApps(ctx context.Context, k8s client.Client, keys []types.NamespacedName, opts options) error {
 	for i := range opts.namespaces {
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%d", i)}}
+		ns := cluster.EnabledNamespace(fmt.Sprintf("bench-%d", i))
 		if err := k8s.Create(ctx, ns); err != nil {
 			return fmt.Errorf("create namespace %s: %w", ns.Name, err)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"fledge.dev/fledge/analysis"
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/cluster"
 	"fledge.dev/fledge/test/meshsim"
 )
 
@@ -34,7 +35,7 @@ func (a *app) key() client.ObjectKey {
 }
 
 func (a *app) install(ctx context.Context, interval time.Duration) error {
-	if err := a.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := a.k8s.Create(ctx, cluster.EnabledNamespace(demoNamespace)); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
 	labels := map[string]string{"app": demoApp}

@@ -16,6 +16,7 @@ import (
 
 	"fledge.dev/fledge/analysis"
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
+	"fledge.dev/fledge/test/cluster"
 	"fledge.dev/fledge/test/meshsim"
 )
 
@@ -70,7 +71,7 @@ type rolloutResult struct {
 func newChaosApp(ctx context.Context, prefix string, i int, k kind) *chaosApp {
 	GinkgoHelper()
 	a := &chaosApp{ns: fmt.Sprintf("%s-%02d", prefix, i), kind: k}
-	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: a.ns}})).To(Succeed())
+	Expect(k8s.Create(ctx, cluster.EnabledNamespace(a.ns))).To(Succeed())
 	labels := map[string]string{"app": "web"}
 	Expect(k8s.Create(ctx, &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: "web"},

@@ -104,7 +104,7 @@ var _ = BeforeSuite(func(ctx context.Context) {
 	managerKubeconfig, err = stack.ManagerKubeconfig(ctx)
 	Expect(err).NotTo(HaveOccurred())
 
-	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: alertNamespace}})).To(Succeed())
+	Expect(k8s.Create(ctx, cluster.EnabledNamespace(alertNamespace))).To(Succeed())
 	Expect(k8s.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: alertNamespace, Name: "slack"},
 		StringData: map[string]string{"token": fakeslack.Token},

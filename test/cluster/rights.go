@@ -161,6 +161,12 @@ func (c *Cluster) ServiceAccountToken(ctx context.Context, namespace, name strin
 	return tr.Status.Token, nil
 }
 
+// EnabledNamespace is a namespace an administrator has enabled for Fledge
+// (fledgev1alpha1.LabelNamespaceEnabled), as every namespace must be where a Canary runs.
+func EnabledNamespace(name string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{fledgev1alpha1.LabelNamespaceEnabled: "true"}}}
+}
+
 // installManagerRights applies config/default as a user does (kubectl apply --server-side of
 // kubectl kustomize), less the CRDs and the manager's Deployment.
 func (c *Cluster) installManagerRights(ctx context.Context) error {
@@ -170,7 +176,7 @@ func (c *Cluster) installManagerRights(ctx context.Context) error {
 	}
 	if c.install == "namespaced" {
 		// Its RoleBinding goes into the namespace it watches, which its user makes.
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: WatchedNamespace}}
+		ns := EnabledNamespace(WatchedNamespace)
 		if err := c.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 			return err
 		}

@@ -20,6 +20,7 @@ import (
 	"fledge.dev/fledge/analysis"
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 	"fledge.dev/fledge/test/canarytest"
+	"fledge.dev/fledge/test/cluster"
 	"fledge.dev/fledge/test/meshsim"
 )
 
@@ -54,7 +55,7 @@ func newApp(ctx context.Context, change func(*fledgev1alpha1.Canary)) *app {
 func createApp(ctx context.Context, change func(*fledgev1alpha1.Canary)) *app {
 	GinkgoHelper()
 	a := &app{ns: "e2e-" + rand.String(5)}
-	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: a.ns}})).To(Succeed())
+	Expect(k8s.Create(ctx, cluster.EnabledNamespace(a.ns))).To(Succeed())
 	labels := map[string]string{"app": "web"}
 	Expect(k8s.Create(ctx, &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: "web"},

@@ -22,6 +22,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
@@ -242,6 +243,42 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		Expect(primary.Status.ReadyReplicas).To(Equal(int32(2)))
 	})
 
+	It("acts only in the namespaces an administrator enabled, and says so where it may not", func(ctx context.Context) {
+		const ns = "install-not-enabled"
+		create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+		create(ctx, target(ns, "web", nil))
+		create(ctx, &fledgev1alpha1.Canary{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+			Spec:       fledgev1alpha1.CanarySpec{TargetRef: fledgev1alpha1.TargetRef{Name: "web"}, Service: fledgev1alpha1.CanaryService{Port: 80, TargetPort: 8080}},
+		})
+		By("writing nothing there, with a condition that says what to do")
+		Eventually(func(g Gomega) {
+			c := &fledgev1alpha1.Canary{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, c)).To(Succeed())
+			ready := apimeta.FindStatusCondition(c.Status.Conditions, fledgev1alpha1.ConditionReady)
+			g.Expect(ready).NotTo(BeNil())
+			g.Expect(ready.Reason).To(Equal(fledgev1alpha1.ReasonApplyFailed))
+			g.Expect(ready.Message).To(ContainSubstring("kubectl label namespace " + ns + " fledge.dev/enabled=true"))
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+		for _, obj := range []client.Object{&corev1.Service{}, &appsv1.Deployment{}} {
+			Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web-primary"}, obj))).To(BeTrue(), "%T web-primary was written", obj)
+		}
+		By("refusing the manager's own token there, even for a Canary's object")
+		canary := &fledgev1alpha1.Canary{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, canary)).To(Succeed())
+		owner := metav1.OwnerReference{APIVersion: fledgev1alpha1.GroupVersion.String(), Kind: "Canary", Name: canary.Name, UID: canary.UID, Controller: ptr.To(true)}
+		planted := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "planted",
+			Labels: map[string]string{"app.kubernetes.io/managed-by": "fledge"}, OwnerReferences: []metav1.OwnerReference{owner}}}
+		Expect(asManager().Create(ctx, planted, client.DryRunAll)).To(MatchError(ContainSubstring("Fledge acts only in namespaces an administrator has enabled")))
+
+		By("acting once the administrator enables the namespace")
+		namespace := &corev1.Namespace{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: ns}, namespace)).To(Succeed())
+		namespace.Labels[fledgev1alpha1.LabelNamespaceEnabled] = "true"
+		Expect(k8s.Update(ctx, namespace)).To(Succeed())
+		waitPhase(ctx, ns, "web", fledgev1alpha1.PhaseInitialized)
+	})
+
 	It("aborts a rollout whose metrics provider is unreachable, and gives up on a dead webhook", func(ctx context.Context) {
 		const ns = "install-bad"
 		createNamespace(ctx, ns)
@@ -292,7 +329,7 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		userSecret.StringData = map[string]string{"password": "stolen"}
 		Expect(asIt.Update(ctx, userSecret, client.DryRunAll)).To(MatchError(ContainSubstring("writes only the ConfigMaps and Secrets it manages")))
 		Expect(asIt.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "planted"}}, client.DryRunAll)).
-			To(MatchError(ContainSubstring("creates only the objects of a Canary")))
+			To(MatchError(ContainSubstring("Fledge acts only in namespaces an administrator has enabled for it: namespace kube-system is not")))
 		// Labelling a user's ConfigMap as Fledge's does not make it Fledge's.
 		userConfig := &corev1.ConfigMap{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web-config"}, userConfig)).To(Succeed())
@@ -642,7 +679,8 @@ var _ = Describe("An install from config/default", Ordered, func() {
 		Expect(log).To(ContainSubstring("transition"))
 		var refused []string
 		for _, line := range strings.Split(log, "\n") {
-			if forbidden.MatchString(line) {
+			// The refusals of the namespace no administrator enabled are that spec's point.
+			if forbidden.MatchString(line) && !strings.Contains(line, `"namespace":"install-not-enabled"`) {
 				refused = append(refused, line)
 			}
 		}
@@ -677,7 +715,7 @@ func asManager() client.Client {
 
 func createNamespace(ctx context.Context, name string) {
 	GinkgoHelper()
-	create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	create(ctx, cluster.EnabledNamespace(name))
 }
 
 func create(ctx context.Context, obj client.Object) {

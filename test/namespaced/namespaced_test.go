@@ -23,7 +23,7 @@ const elsewhere = "elsewhere"
 
 var _ = Describe("A namespace-scoped install from config/namespaced", Ordered, func() {
 	BeforeAll(func(ctx context.Context) {
-		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: elsewhere}})).To(Succeed())
+		Expect(k8s.Create(ctx, cluster.EnabledNamespace(elsewhere))).To(Succeed())
 	})
 
 	It("rolls out a Canary of the namespace it watches with its RoleBindings alone", func(ctx context.Context) {

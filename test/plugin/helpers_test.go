@@ -20,6 +20,7 @@ import (
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 	"fledge.dev/fledge/test/canarytest"
+	"fledge.dev/fledge/test/cluster"
 )
 
 // result is what one run of kubectl printed and how it ended.
@@ -88,7 +89,7 @@ func newNamespace(ctx context.Context, name string) string {
 	if name == "" {
 		name = "plugin-" + rand.String(6)
 	}
-	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+	Expect(k8s.Create(ctx, cluster.EnabledNamespace(name))).To(Succeed())
 	return name
 }
 

@@ -7,6 +7,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// LabelNamespaceEnabled, "true" on a Namespace, is an administrator's leave for Fledge to
+// act there: the admission policy of the install (config/policy) refuses every write of the
+// manager in a namespace without it, as Istio injects sidecars only where a namespace asks.
+const LabelNamespaceEnabled = "fledge.dev/enabled"
+
 // DefaultClusterDomain is the DNS domain of a cluster's Services unless the manager is told
 // another.
 const DefaultClusterDomain = "cluster.local"
