@@ -537,7 +537,7 @@ func baseNames(paths []string) []string {
 }
 
 // watchNamespaces makes the install namespace-scoped: the manager watches the namespaces
-// listed (and its default provider's), its rule set is bound in each of them and nowhere
+// listed (and its default provider's), its rule set is a Role in each of them and nowhere
 // else, and its status policy judges those namespaces only.
 func TestChartWatchNamespaces(t *testing.T) {
 	g := NewWithT(t)
@@ -545,14 +545,26 @@ func TestChartWatchNamespaces(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(args(g, objs)).To(HaveKeyWithValue("--watch-namespaces", "shop,payments,fledge-system"))
 	g.Expect(find(objs, "ClusterRoleBinding", "fledge-manager")).To(BeNil(), "no rights outside the watched namespaces")
-	var boundIn []string
+	g.Expect(find(objs, "ClusterRole", "fledge-manager")).To(BeNil(), "Roles only")
+	generated, err := readObjects("config", "rbac", "role.yaml")
+	g.Expect(err).NotTo(HaveOccurred())
+	want, err := rulesOf(generated[0])
+	g.Expect(err).NotTo(HaveOccurred())
+	var boundIn, rolesIn []string
 	for _, o := range objs {
-		if o.GetKind() == "RoleBinding" && o.GetName() == "fledge-manager" {
+		switch {
+		case o.GetKind() == "RoleBinding" && o.GetName() == "fledge-manager":
 			boundIn = append(boundIn, o.GetNamespace())
-			g.Expect(o.Object["roleRef"]).To(Equal(map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "fledge-manager"}))
+			g.Expect(o.Object["roleRef"]).To(Equal(map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "fledge-manager"}))
+		case o.GetKind() == "Role" && o.GetName() == "fledge-manager":
+			rolesIn = append(rolesIn, o.GetNamespace())
+			got, err := rulesOf(o)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(got).To(Equal(want), "the Role of %s differs from config/rbac/role.yaml", o.GetNamespace())
 		}
 	}
 	g.Expect(boundIn).To(ConsistOf("shop", "payments", "fledge-system"))
+	g.Expect(rolesIn).To(ConsistOf("shop", "payments", "fledge-system"))
 	binding := find(objs, "ValidatingAdmissionPolicyBinding", "fledge-status-requests")
 	g.Expect(binding).NotTo(BeNil())
 	values, _, err := unstructured.NestedSlice(binding.Object, "spec", "matchResources", "namespaceSelector", "matchExpressions")

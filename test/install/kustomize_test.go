@@ -180,7 +180,7 @@ func TestKustomizeMonitoring(t *testing.T) {
 }
 
 // config/namespaced is config/default held to the namespace apps: the manager's rule set is
-// bound there alone, it watches apps alone, and its status policy judges apps alone; the
+// a Role there alone (no ClusterRole), it watches apps alone, and its status policy judges apps alone; the
 // chart with watchNamespaces: [apps] renders the same rights and settings.
 func TestKustomizeNamespaced(t *testing.T) {
 	needsKubectl(t)
@@ -192,6 +192,17 @@ func TestKustomizeNamespaced(t *testing.T) {
 	g.Expect(checkSchema(objs)).To(Succeed())
 	g.Expect(checkLeastPrivilege(objs)).To(Succeed())
 	g.Expect(find(objs, "ClusterRoleBinding", "fledge-manager")).To(BeNil(), "no rights outside the watched namespaces")
+	g.Expect(find(objs, "ClusterRole", "fledge-manager")).To(BeNil(), "Roles only")
+	generated, err := readObjects("config", "rbac", "role.yaml")
+	g.Expect(err).NotTo(HaveOccurred())
+	want, err := rulesOf(generated[0])
+	g.Expect(err).NotTo(HaveOccurred())
+	role := find(objs, "Role", "fledge-manager")
+	g.Expect(role).NotTo(BeNil())
+	g.Expect(role.GetNamespace()).To(Equal("apps"))
+	got, err := rulesOf(role)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(got).To(Equal(want), "the Role differs from config/rbac/role.yaml")
 	var bindings []string
 	for _, o := range objs {
 		if o.GetKind() == "ClusterRoleBinding" || o.GetKind() == "RoleBinding" {
