@@ -69,6 +69,21 @@ var _ = Describe("a Canary on the user's own subsets", func() {
 		}
 	}
 
+	It("exports its VirtualService as the user's Service is exported", func(ctx context.Context) {
+		svc := &corev1.Service{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "shop"}, svc)).To(Succeed())
+		svc.Annotations = map[string]string{"networking.istio.io/exportTo": "."}
+		Expect(k8s.Update(ctx, svc)).To(Succeed())
+		a := &app{ns: ns, name: "shop"}
+		a.canary = canaryFor("v2")
+		Expect(k8s.Create(ctx, a.canary)).To(Succeed())
+		Eventually(func(g Gomega) {
+			vs := &istionetworkingv1.VirtualService{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "shop"}, vs)).To(Succeed())
+			g.Expect(vs.Spec.ExportTo).To(Equal([]string{"."}))
+		}).WithContext(ctx).Should(Succeed())
+	})
+
 	It("shifts the weights from stable to candidate, leaves all traffic on the candidate, and touches nothing else", func(ctx context.Context) {
 		a := &app{ns: ns, name: "shop"}
 		a.canary = canaryFor("v2")

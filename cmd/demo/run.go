@@ -100,7 +100,10 @@ func run(ctx context.Context, opts options) error {
 		res := result{title: r.title, phase: string(c.Status.Phase), took: since(started), message: c.Status.Message}
 		res.canaryRequests, res.canaryErrors = app.canaryTraffic(ctx, query, time.Since(started))
 		results = append(results, res)
-		fmt.Println("  after the rollout, the mesh answers:")
+		// istiod takes a moment to push the routes back to the sidecars (the canary keeps
+		// running meanwhile, for scaleDownDelaySeconds): ask once they have them.
+		time.Sleep(2 * time.Second)
+		fmt.Println("  two seconds after the rollout, the mesh answers:")
 		app.sample(ctx, 5, nil)
 	}
 

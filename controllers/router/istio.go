@@ -37,9 +37,16 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 	// Make before break: a subset is defined before a route names it, and dropped only after
 	// the last route that named it is gone.
 	managed, withCanary := !routes.UserSubsets, withCanary(routes)
-	exportTo, err := r.exportTo(ctx, canary)
-	if err != nil {
-		return result, err
+	// Fledge's own Service is in the cache; the user's (on their own subsets) is not, so it is
+	// read only when the VirtualService is to be written, and its exportTo compared meanwhile
+	// with the one the VirtualService has (a change of the annotation alone waits for the next
+	// write of the routes).
+	var exportTo []string
+	if managed {
+		var err error
+		if exportTo, err = r.exportTo(ctx, canary); err != nil {
+			return result, err
+		}
 	}
 	canaryDefined := false
 	if managed {
@@ -50,7 +57,7 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 	}
 
 	vs := &istionetworkingv1.VirtualService{}
-	err = r.ensure(ctx, canary, vs, &result, func(original []byte) (bool, error) {
+	err := r.ensure(ctx, canary, vs, &result, func(original []byte) (bool, error) {
 		var orig *istioapiv1.VirtualService
 		if original != nil {
 			orig = &istioapiv1.VirtualService{}
@@ -58,9 +65,19 @@ func (r *Istio) Reconcile(ctx context.Context, canary *fledgev1alpha1.Canary, ro
 				return false, fmt.Errorf("read the original spec of VirtualService %s: %w", vs.Name, err)
 			}
 		}
+		if !managed {
+			exportTo = vs.Spec.ExportTo
+		}
 		want := virtualServiceSpec(canary, orig, routes, exportTo)
 		if proto.Equal(&vs.Spec, want) {
 			return false, nil
+		}
+		if !managed {
+			var err error
+			if exportTo, err = r.exportTo(ctx, canary); err != nil {
+				return false, err
+			}
+			want = virtualServiceSpec(canary, orig, routes, exportTo)
 		}
 		if routes.UserSubsets {
 			// The user's DestinationRule is not in the cache; it is read only when routes change.
