@@ -204,8 +204,13 @@ func (d *decider) progress() {
 func (d *decider) holdUnapplied() {
 	st := &d.status
 	st.LastCheckTime = d.now()
-	st.Message = fmt.Sprintf("step %d of %d: %s", st.StepIndex, len(Steps(d.obs.Spec.Analysis)), describeStep(d.obs.Spec.Analysis, st))
+	st.Message = d.stepMessage()
 	d.requeueAt(d.obs.Now.Add(d.obs.Spec.Analysis.StepInterval()))
+}
+
+// stepMessage says which step of how many the status is at, and what it does.
+func (d *decider) stepMessage() string {
+	return fmt.Sprintf("step %d of %d: %s", d.status.StepIndex, len(Steps(d.obs.Spec.Analysis)), describeStep(d.obs.Spec.Analysis, &d.status))
 }
 
 // actsFailed reports whether the recorded status says that the acts of its decision did not
@@ -303,7 +308,7 @@ func (d *decider) advance() {
 	}
 	st.LastCheckTime = d.checkTime()
 	st.LastTransitionTime = d.now()
-	st.Message = fmt.Sprintf("step %d of %d: %s", st.StepIndex, len(steps), describeStep(d.obs.Spec.Analysis, st))
+	st.Message = d.stepMessage()
 	d.recordStep()
 	d.event(false, fledgev1alpha1.ReasonAdvanced, "%s", st.Message)
 	d.requeueAt(st.LastCheckTime.Add(d.obs.Spec.Analysis.StepInterval()))

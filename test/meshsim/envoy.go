@@ -94,12 +94,12 @@ func (ix *Index) routeName(host string, port uint32) string {
 	return strconv.FormatUint(uint64(port), 10)
 }
 
-// routeByEnvoy is route for sidecar traffic whose proxy has istiod's configuration: the
+// routeByEnvoy is route for sidecar traffic whose proxy has istiod's configuration (with the
+// route configuration routeName, which For was asked for): the
 // virtual host, route and clusters Envoy would take, with the same outcome drawing as the
 // simulator's own routes.
-func (ix *Index) routeByEnvoy(config *EnvoyConfig, req Request, rng source, depth int) Decision {
-	host := ix.requestHost(req.Host, req.Namespace, meshGateway)
-	rc := config.snapshot.Routes[ix.routeName(host, req.Port)]
+func (ix *Index) routeByEnvoy(config *EnvoyConfig, routeName string, req Request, rng source, depth int) Decision {
+	rc := config.snapshot.Routes[routeName]
 	if rc == nil {
 		return ix.unroutable(meshGateway)
 	}

@@ -91,11 +91,11 @@ const maxCallDepth = 3
 func (ix *Index) route(req Request, rng source, depth int) Decision {
 	view := newRequestView(&req)
 	if ix.envoy != nil && view.gateway == meshGateway {
-		host := ix.requestHost(req.Host, req.Namespace, view.gateway)
-		config := ix.envoy.For(proxyOf(&req), ix.routeName(host, req.Port))
+		routeName := ix.routeName(ix.requestHost(req.Host, req.Namespace, view.gateway), req.Port)
+		config := ix.envoy.For(proxyOf(&req), routeName)
 		ix.envoy.Routed(config != nil)
 		if config != nil {
-			return ix.routeByEnvoy(config, req, rng, depth)
+			return ix.routeByEnvoy(config, routeName, req, rng, depth)
 		}
 	}
 	host := ix.requestHost(req.Host, req.Namespace, view.gateway)
