@@ -38,6 +38,9 @@ type Analyzer struct {
 	DefaultAddress string
 	// NewQuerier makes a client for a provider; NewPrometheus when nil.
 	NewQuerier func(PrometheusOptions) (Querier, error)
+	// Parallel is how many of one canary's metrics are measured at once; DefaultParallel
+	// when 0.
+	Parallel int
 
 	mu       sync.Mutex
 	queriers map[string]Querier
@@ -45,21 +48,45 @@ type Analyzer struct {
 
 var _ Checker = (*Analyzer)(nil)
 
-// Check implements Checker.
+// DefaultParallel is how many of a canary's metrics are measured at once when Parallel is 0:
+// enough that a canary of many metrics is judged within its interval, few enough that one
+// canary does not flood its provider.
+const DefaultParallel = 4
+
+// Check implements Checker. The metrics are measured a few at a time; when ctx ends first,
+// those measured keep their verdicts and the others fail as not measured in time, so that
+// the status shows which metric was slow.
 func (a *Analyzer) Check(ctx context.Context, canary *fledgev1alpha1.Canary, w Workloads) Result {
 	metrics := canary.Spec.Analysis.Metrics
 	if len(metrics) == 0 {
 		return Result{Verdict: Pass, Message: "no metrics to check"}
 	}
 	now := a.Clock.Now()
+	statuses := make([]fledgev1alpha1.MetricStatus, len(metrics))
+	problems := make([]*Problem, len(metrics))
+	parallel := a.Parallel
+	if parallel <= 0 {
+		parallel = DefaultParallel
+	}
+	slots := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := range metrics {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			statuses[i], problems[i] = a.checkMetric(ctx, canary, &metrics[i], w, now)
+		}()
+	}
+	wg.Wait()
+
 	result := Result{Verdict: Pass}
 	var failed, waiting []string
-	for i := range metrics {
-		st, problem := a.checkMetric(ctx, canary, &metrics[i], w, now)
+	for i, st := range statuses {
 		st.Message = fledgev1alpha1.Bound(st.Message, fledgev1alpha1.MaxMetricMessage)
 		result.Metrics = append(result.Metrics, st)
-		if problem != nil && result.Problem == nil {
-			result.Problem = problem
+		if problems[i] != nil && result.Problem == nil {
+			result.Problem = problems[i] // the first metric's in the spec's order, every time
 		}
 		switch Verdict(st.Verdict) {
 		case Fail:
@@ -103,6 +130,10 @@ type queryFunc func(QueryData) (string, error)
 
 func (a *Analyzer) checkMetric(ctx context.Context, canary *fledgev1alpha1.Canary, metric *fledgev1alpha1.CanaryMetric, w Workloads, now time.Time) (fledgev1alpha1.MetricStatus, *Problem) {
 	fail := func(p *Problem) (fledgev1alpha1.MetricStatus, *Problem) {
+		if ctx.Err() != nil {
+			// The check's time is up, not this metric's provider's own timeout.
+			p = &Problem{Reason: fledgev1alpha1.ReasonChecksTimedOut, Message: "not measured within the interval: its metrics provider is slow or does not answer"}
+		}
 		return fledgev1alpha1.MetricStatus{Name: metric.Name, Verdict: string(Fail), Message: metric.Name + ": " + p.Message}, p
 	}
 	querier, query, err := a.resolve(ctx, canary, metric)

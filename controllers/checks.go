@@ -143,7 +143,9 @@ func (c *checkRunner) check(ctx context.Context, canary *fledgev1alpha1.Canary, 
 	case <-ctx.Done():
 		return analysis.Result{}
 	}
-	checkCtx, cancel := context.WithTimeout(ctx, interval)
+	// The checker's time ends a little before the interval, so that one which honours its
+	// context has the time to say which metrics it measured and which it could not.
+	checkCtx, cancel := context.WithTimeout(ctx, interval-checkerMargin(interval))
 	defer cancel()
 	done := make(chan analysis.Result, 1)
 	go func() {
@@ -153,18 +155,24 @@ func (c *checkRunner) check(ctx context.Context, canary *fledgev1alpha1.Canary, 
 		done <- c.checker.Check(checkCtx, canary, w)
 	}()
 	started := time.Now()
+	cutoff := time.NewTimer(interval)
+	defer cutoff.Stop()
 	select {
 	case r := <-done:
 		checkDuration.WithLabelValues(string(r.Verdict)).Observe(time.Since(started).Seconds())
 		return r
-	case <-checkCtx.Done():
-		if ctx.Err() != nil {
-			return analysis.Result{} // cancelled: nobody takes this verdict
-		}
+	case <-ctx.Done():
+		return analysis.Result{} // cancelled: nobody takes this verdict
+	case <-cutoff.C:
 		checkDuration.WithLabelValues("TimedOut").Observe(time.Since(started).Seconds())
 		msg := fmt.Sprintf("the checks did not finish within %s (the interval): a metrics provider is slow or does not answer", interval)
 		return analysis.Result{Verdict: analysis.Fail, Message: msg, Problem: &analysis.Problem{Reason: fledgev1alpha1.ReasonChecksTimedOut, Message: msg}}
 	}
+}
+
+// checkerMargin is the part of an interval the checker leaves for reporting what it measured.
+func checkerMargin(interval time.Duration) time.Duration {
+	return min(interval/10, time.Second)
 }
 
 // preflight probes the metrics providers of a starting rollout in the background, on a free

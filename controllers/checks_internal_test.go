@@ -125,6 +125,19 @@ func TestAHangingProviderHoldsNoOtherCanaryAndTimesOutAtTheInterval(t *testing.T
 	}
 }
 
+func TestAVerdictCutShortByTheIntervalKeepsWhatTheCheckerMeasured(t *testing.T) {
+	// Without a release the checker answers only when its context ends, with what it has.
+	checker := &blockingChecker{calls: map[string]int{}}
+	r := newCheckRunner(checker, recorder(), 1, clock.RealClock{})
+	slow := canaryNamed("slow", 500*time.Millisecond)
+	r.verdict(slow, analysis.Workloads{}, rollout.CheckRequest{Key: "a"})
+	waitWake(t, r, "slow")
+	got, _ := r.verdict(slow, analysis.Workloads{}, rollout.CheckRequest{Key: "a"})
+	if got == nil || got.Message != context.DeadlineExceeded.Error() {
+		t.Fatalf("verdict = %+v, want the checker's own answer at its deadline, within the interval", got)
+	}
+}
+
 func TestADroppedCanaryIsNotWoken(t *testing.T) {
 	checker := &blockingChecker{calls: map[string]int{}, release: make(chan struct{})}
 	r := newCheckRunner(checker, recorder(), 1, clock.RealClock{})
