@@ -59,6 +59,8 @@ type CanaryReconciler struct {
 	checks *checkRunner
 	// transitions creates the Events of the decisions, once each.
 	transitions *transitionEvents
+	// slots caps the rollouts that run at once (nil: no cap).
+	slots *rolloutSlots
 }
 
 // +kubebuilder:rbac:groups=fledge.dev,resources=canaries,verbs=get;list;watch;update;patch
@@ -81,6 +83,7 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		if apierrors.IsNotFound(err) {
 			forgetMetrics(req.Namespace, req.Name)
 			r.checks.drop(req.NamespacedName)
+			r.slots.forget(req.NamespacedName)
 		}
 		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
 	}
@@ -90,6 +93,7 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	}
 	if !canary.DeletionTimestamp.IsZero() {
 		r.transitions.forget(canary.UID)
+		r.slots.forget(req.NamespacedName)
 		return r.finalize(ctx, canary)
 	}
 	// Events a crash or a failure left uncreated; the decision goes on either way.
@@ -103,6 +107,7 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	// Service: no route is written, no rollout starts, until the spec is fixed (the spec's
 	// change wakes the reconciler).
 	if errs := append(canary.Spec.RouteErrors(), canary.HostErrors(r.ClusterDomain)...); len(errs) > 0 {
+		r.slots.forget(req.NamespacedName) // a rollout that cannot start takes no turn
 		return reconcile.Result{}, r.reportProblem(ctx, canary, fledgev1alpha1.ReasonInvalidRoutes, describeRouteErrors(errs))
 	}
 
@@ -112,6 +117,11 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		return reconcile.Result{}, err
 	}
 	obs := r.observe(canary, versions, set)
+	if rollout.WantsSlot(&obs) {
+		if obs.QueueFull, err = r.slots.acquire(ctx, canary); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
 	decision := r.decide(canary, versions, &obs)
 	queueNotifications(canary, &decision.Status, decision.Events, obs.Now, r.DefaultAlertProvider)
 	recordEvents(&decision.Status, decision.Events, obs.Now, r.transitions.createdUpTo(canary.UID))
@@ -128,6 +138,9 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 			// Someone wrote the Canary since the cache gave it to us: decide again on theirs.
 			return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
 		}
+		return reconcile.Result{}, err
+	}
+	if err := r.slots.settle(ctx, canary); err != nil {
 		return reconcile.Result{}, err
 	}
 	// What was decided is told now that it is recorded, whatever becomes of the acts.

@@ -31,6 +31,10 @@ type Options struct {
 	// CheckWorkers is how many Canaries' checks run at once, apart from the reconciles
 	// (DefaultCheckWorkers when zero).
 	CheckWorkers int
+	// MaxConcurrentRollouts caps the rollouts that run at once across the cluster, and
+	// MaxConcurrentRolloutsPerNamespace in each namespace (0: no cap). A new revision past a
+	// cap waits Queued, and the oldest queued start first as rollouts end.
+	MaxConcurrentRollouts, MaxConcurrentRolloutsPerNamespace int
 	// ClusterName names the cluster in notifications.
 	ClusterName string
 	// DefaultAlertProvider (namespace/name) is told about Canaries that name no alert.
@@ -88,6 +92,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		ClusterDomain:        cmp.Or(opts.ClusterDomain, fledgev1alpha1.DefaultClusterDomain),
 		transitions:          &transitionEvents{client: writer, reader: mgr.GetAPIReader(), controller: EventSource, instance: instanceName()},
 		checks:               newCheckRunner(opts.Checker, recorder, cmp.Or(opts.CheckWorkers, DefaultCheckWorkers), opts.Clock),
+		slots:                newRolloutSlots(opts.MaxConcurrentRollouts, opts.MaxConcurrentRolloutsPerNamespace, writer),
 	}
 	if err := mgr.Add(r.checks); err != nil {
 		return err

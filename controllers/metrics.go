@@ -48,7 +48,7 @@ var (
 )
 
 var phases = []fledgev1alpha1.CanaryPhase{
-	fledgev1alpha1.PhaseInitializing, fledgev1alpha1.PhaseInitialized, fledgev1alpha1.PhaseProgressing,
+	fledgev1alpha1.PhaseInitializing, fledgev1alpha1.PhaseInitialized, fledgev1alpha1.PhaseQueued, fledgev1alpha1.PhaseProgressing,
 	fledgev1alpha1.PhasePromoting, fledgev1alpha1.PhaseSucceeded, fledgev1alpha1.PhaseFailed,
 }
 

@@ -74,7 +74,7 @@ func (r *CanaryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manage
 	}); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("canary").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1), RateLimiter: retryLimiter()}).
 		For(&fledgev1alpha1.Canary{}, builder.WithPredicates(canaryChanged{})).
@@ -86,8 +86,12 @@ func (r *CanaryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manage
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.canariesUsingConfig(workload.KindConfigMap))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.canariesUsingConfig(workload.KindSecret))).
 		// A verdict of the checks is in.
-		WatchesRawSource(source.Channel(r.checks.wake, &handler.EnqueueRequestForObject{})).
-		Complete(r)
+		WatchesRawSource(source.Channel(r.checks.wake, &handler.EnqueueRequestForObject{}))
+	if r.slots != nil {
+		// A queued rollout's turn came.
+		b = b.WatchesRawSource(source.Channel(r.slots.wake, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
 }
 
 // canariesUsingConfig maps a ConfigMap or Secret to the Canaries whose target uses it.

@@ -77,7 +77,8 @@ type runningManager struct {
 	done   chan struct{}
 }
 
-func startManager() *runningManager {
+// startManager starts a manager with the suite's options, changed by tune when given.
+func startManager(tune ...func(*controllers.Options)) *runningManager {
 	GinkgoHelper()
 	mgr, err := stack.NewManager(context.Background(), ctrl.Options{
 		Scheme:                 stack.Scheme,
@@ -89,12 +90,16 @@ func startManager() *runningManager {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
-	Expect(controllers.Setup(ctx, mgr, controllers.Options{
+	opts := controllers.Options{
 		Checker: checks, Clock: clock.RealClock{}, ClusterName: "test",
 		SlackAPIURL:       slackAPIURL,
 		NotificationRetry: notificationRetry,
 		CheckWorkers:      suiteCheckWorkers,
-	})).To(Succeed())
+	}
+	for _, t := range tune {
+		t(&opts)
+	}
+	Expect(controllers.Setup(ctx, mgr, opts)).To(Succeed())
 	m := &runningManager{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer GinkgoRecover()

@@ -67,7 +67,7 @@ func (s style) phase(p string) string {
 		return s.paint(green, p)
 	case "Failed":
 		return s.paint(red, p)
-	case "Progressing", "Promoting":
+	case "Progressing", "Promoting", "Queued":
 		return s.paint(yellow, p)
 	}
 	return p

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 )
 
@@ -87,5 +89,23 @@ func TestPlanLineTellsEachStepOfThePlan(t *testing.T) {
 		if got := planLine(fledgev1alpha1.CanarySpec{Analysis: analysis}); got != want {
 			t.Errorf("planLine = %q, want %q", got, want)
 		}
+	}
+}
+
+func TestAQueuedRolloutSaysWhatWaitsAndWhy(t *testing.T) {
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	c := &fledgev1alpha1.Canary{}
+	c.Name = "web"
+	c.Status.Phase = fledgev1alpha1.PhaseQueued
+	c.Status.Message = "queued: the cluster runs at most 10 rollouts at once (--max-concurrent-rollouts); the oldest queued start first as slots free"
+	c.Status.Queue = &fledgev1alpha1.QueueStatus{Revision: "6f9c", Since: metav1.NewTime(now.Add(-90 * time.Second)), After: fledgev1alpha1.PhaseSucceeded}
+	if got, want := (canaryView{canary: c, now: now}).phaseLine(), "Queued, revision 6f9c waits for a rollout slot (for 90s)"; got != want {
+		t.Errorf("phase line = %q, want %q", got, want)
+	}
+	if got, want := progressLine(c), `Waiting for canary "web" rollout to finish: `+c.Status.Message+"..."; got != want {
+		t.Errorf("progress line = %q, want %q", got, want)
+	}
+	if ended, _ := newRolloutTracker(c).ended(c); ended {
+		t.Error("a queued rollout was taken for an ended one")
 	}
 }

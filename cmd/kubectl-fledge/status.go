@@ -100,6 +100,8 @@ func progressLine(c *fledgev1alpha1.Canary) string {
 		return prefix + "initializing: " + st.Message
 	case fledgev1alpha1.PhasePromoting:
 		return prefix + "promoting: " + st.Message
+	case fledgev1alpha1.PhaseQueued:
+		return prefix + st.Message + "..."
 	}
 	n := len(rollout.Steps(c.Spec.Analysis))
 	where := fmt.Sprintf("step %d of %d, canary weight %d%%", st.StepIndex, n, st.CanaryWeight)

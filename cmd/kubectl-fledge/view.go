@@ -82,6 +82,10 @@ func (v canaryView) phaseLine() string {
 		}
 	case fledgev1alpha1.PhasePromoting:
 		phase += ", the canary serves all traffic while the primary takes its revision"
+	case fledgev1alpha1.PhaseQueued:
+		if q := c.Status.Queue; q != nil {
+			phase += fmt.Sprintf(", revision %s waits for a rollout slot (for %s)", q.Revision, age(q.Since.Time, v.now))
+		}
 	}
 	if c.Status.Paused {
 		phase += ", " + v.style.paint(yellow, "paused")

@@ -31,6 +31,8 @@ type Config struct {
 	KubeAPIBurst                int             `json:"kubeAPIBurst"`
 	MaxConcurrentReconciles     int             `json:"maxConcurrentReconciles"`
 	CheckWorkers                int             `json:"checkWorkers"`
+	MaxConcurrentRollouts       int             `json:"maxConcurrentRollouts"`
+	MaxConcurrentRolloutsPerNS  int             `json:"maxConcurrentRolloutsPerNamespace"`
 	PrometheusAddress           string          `json:"prometheusAddress"`
 	ClusterName                 string          `json:"clusterName"`
 	DefaultAlertProvider        string          `json:"defaultAlertProvider"`
@@ -77,6 +79,8 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.KubeAPIBurst, "kube-api-burst", c.KubeAPIBurst, "Requests the manager may send to the API server in a burst.")
 	fs.IntVar(&c.MaxConcurrentReconciles, "max-concurrent-reconciles", c.MaxConcurrentReconciles, "Canaries reconciled at the same time.")
 	fs.IntVar(&c.CheckWorkers, "check-workers", c.CheckWorkers, "Canaries whose checks (metric queries) run at the same time, apart from the reconciles; each check has its step's interval to finish.")
+	fs.IntVar(&c.MaxConcurrentRollouts, "max-concurrent-rollouts", c.MaxConcurrentRollouts, "Rollouts that may run at once across the cluster (0: no cap); a new revision past the cap waits Queued, and the oldest queued start first as rollouts end.")
+	fs.IntVar(&c.MaxConcurrentRolloutsPerNS, "max-concurrent-rollouts-per-namespace", c.MaxConcurrentRolloutsPerNS, "Rollouts that may run at once in each namespace (0: no cap); past it a new revision waits Queued.")
 	fs.StringVar(&c.PrometheusAddress, "prometheus-address", c.PrometheusAddress, "Prometheus of the mesh, for the built-in checks (request-success-rate, request-duration).")
 	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName, "Name of this cluster in notifications.")
 	fs.StringVar(&c.DefaultAlertProvider, "default-alert-provider", c.DefaultAlertProvider, "AlertProvider (namespace/name) told about every Canary that names none.")
@@ -84,6 +88,15 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.ClusterDomain, "cluster-domain", c.ClusterDomain, "DNS domain of the cluster's Services: a Canary routed for the mesh may name only its own Service, as name, name.namespace, name.namespace.svc or name.namespace.svc.<domain>; a fault gate's dependency name.namespace is name.namespace.svc.<domain>.")
 	fs.Var((*commaList)(&c.WatchNamespaces), "watch-namespaces", "Namespaces whose Canaries this manager runs, comma-separated (default: every namespace); with Roles in those namespaces only, as the chart's watchNamespaces installs (the namespace of --default-alert-provider is watched too).")
 	fs.DurationVar(&c.NotificationTimeout.Duration, "notification-timeout", c.NotificationTimeout.Duration, "How long a notification is retried before it is given up.")
+}
+
+// validate refuses settings that cannot mean anything, saying what to write instead.
+func (c Config) validate() error {
+	if c.MaxConcurrentRollouts < 0 || c.MaxConcurrentRolloutsPerNS < 0 {
+		return fmt.Errorf("--max-concurrent-rollouts (%d) and --max-concurrent-rollouts-per-namespace (%d) must be 0 (no cap) or more",
+			c.MaxConcurrentRollouts, c.MaxConcurrentRolloutsPerNS)
+	}
+	return nil
 }
 
 // leaderElection checks the lease timings: the leader must give up before another may take

@@ -92,3 +92,17 @@ func TestWatchNamespacesFromTheFileOrAFlag(t *testing.T) {
 		t.Errorf("the flag over the file: %q", cfg.WatchNamespaces)
 	}
 }
+
+// A cap on simultaneous rollouts below zero means nothing: it is refused, saying what to write.
+func TestNegativeRolloutCapsAreRefused(t *testing.T) {
+	cfg, err := parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), []string{"--max-concurrent-rollouts-per-namespace=-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), "must be 0 (no cap) or more") {
+		t.Errorf("a negative cap: %v", err)
+	}
+	if err := defaults().validate(); err != nil {
+		t.Errorf("the defaults: %v", err)
+	}
+}

@@ -33,6 +33,9 @@ func main() {
 	zapOpts.BindFlags(fs)
 	ctrlconfig.RegisterFlags(fs) // --kubeconfig
 	cfg, err := parseConfig(fs, os.Args[1:])
+	if err == nil {
+		err = cfg.validate()
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fledge:", err)
 		os.Exit(2)
@@ -102,6 +105,7 @@ func run(cfg Config) error {
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		Checker: checker, Clock: clock.RealClock{}, Fence: fenceOf(lease),
 		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles, CheckWorkers: cfg.CheckWorkers,
+		MaxConcurrentRollouts: cfg.MaxConcurrentRollouts, MaxConcurrentRolloutsPerNamespace: cfg.MaxConcurrentRolloutsPerNS,
 		ClusterName: cfg.ClusterName, DefaultAlertProvider: cfg.DefaultAlertProvider,
 		SlackAPIURL: cfg.SlackAPIURL, ClusterDomain: cfg.ClusterDomain,
 		NotificationRetry: notifiers.RetryPolicy{Initial: time.Second, Max: time.Minute, GiveUpAfter: cfg.NotificationTimeout.Duration},

@@ -18,6 +18,8 @@ func setConditions(st *fledgev1alpha1.CanaryStatus, now time.Time, generation in
 	switch st.Phase {
 	case fledgev1alpha1.PhaseInitializing:
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, "Initializing", st.Message
+	case fledgev1alpha1.PhaseQueued:
+		progressing.Reason, progressing.Message = "Queued", st.Message
 	case fledgev1alpha1.PhaseProgressing:
 		progressing.Status, progressing.Reason, progressing.Message = metav1.ConditionTrue, "Analysing", st.Message
 		if st.Paused {

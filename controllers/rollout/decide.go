@@ -63,6 +63,8 @@ type decider struct {
 	events    []Event
 	check     *CheckRequest
 	preflight bool
+	// retrying is set while a Retry request starts (or queues) the rollout.
+	retrying bool
 	// notReady, when set, overrides the Ready condition the phase implies.
 	notReady *metav1.Condition
 	requeue  time.Duration
@@ -133,18 +135,39 @@ func (d *decider) initialise() {
 // nor already rejected.
 func (d *decider) maybeStart() {
 	revision := d.obs.Target.Revision
-	switch {
+	queued := d.status.Phase == fledgev1alpha1.PhaseQueued
+	switch ended := endedPhase(&d.status); {
 	case revision == d.status.LastPromotedRevision:
+		if queued {
+			d.dequeue("the target went back to the promoted revision " + revision)
+		}
 		return
-	case d.status.Phase == fledgev1alpha1.PhaseFailed && revision == d.status.CanaryRevision:
+	case ended == fledgev1alpha1.PhaseFailed && revision == d.status.CanaryRevision:
+		if queued && d.status.Queue.Retry && d.status.Queue.Revision == revision {
+			break // a retry waits for its slot
+		}
+		if queued {
+			d.dequeue("the target went back to revision " + revision + ", whose rollout failed")
+		}
 		return // a failed revision stays failed until a retry or a new revision
+	}
+	if queued && d.status.Queue.Retry && d.status.Queue.Revision == revision {
+		d.start(fledgev1alpha1.ReasonStarted, "retry: starting the canary of revision %s again", revision)
+		return
 	}
 	d.start(fledgev1alpha1.ReasonStarted, "new revision %s: starting the canary", revision)
 }
 
+// start starts a rollout of the target's revision, or queues it when the cap on simultaneous
+// rollouts is reached (a rollout that runs keeps its slot when it starts again).
 func (d *decider) start(reason, format string, args ...any) {
+	if d.obs.QueueFull != "" && !HoldsSlot(d.status.Phase) {
+		d.enqueue()
+		return
+	}
 	d.recordSuperseded() // before the fields of the replaced rollout are reset
 	d.status.Phase = fledgev1alpha1.PhaseProgressing
+	d.status.Queue = nil
 	d.status.CanaryRevision = d.obs.Target.Revision
 	d.status.RolloutID = fmt.Sprintf("%s-%d", d.obs.Target.Revision, d.obs.Now.Unix())
 	started := metav1.NewTime(d.obs.Now)

@@ -45,7 +45,8 @@ func drainingUntil(spec *fledgev1alpha1.CanarySpec, st *fledgev1alpha1.CanarySta
 	if !modeOf(spec).sizesVersions() {
 		return time.Time{}, false
 	}
-	ended := st.Phase == fledgev1alpha1.PhaseSucceeded || st.Phase == fledgev1alpha1.PhaseFailed
+	phase := endedPhase(st)
+	ended := phase == fledgev1alpha1.PhaseSucceeded || phase == fledgev1alpha1.PhaseFailed
 	if !ended || st.CanaryRevision == "" || st.LastTransitionTime == nil {
 		return time.Time{}, false
 	}
@@ -56,7 +57,7 @@ func drainingUntil(spec *fledgev1alpha1.CanarySpec, st *fledgev1alpha1.CanarySta
 // was last promoted, as when a rollout ends.
 func Settled(spec *fledgev1alpha1.CanarySpec, st *fledgev1alpha1.CanaryStatus) Routes {
 	ended := st.DeepCopy()
-	if ended.Phase != fledgev1alpha1.PhaseSucceeded {
+	if ended.Phase = endedPhase(st); ended.Phase != fledgev1alpha1.PhaseSucceeded {
 		ended.Phase = fledgev1alpha1.PhaseFailed // a rollout cut short goes back to the primary
 	}
 	ended.CanaryWeight = modeOf(spec).endWeight(ended.Phase)

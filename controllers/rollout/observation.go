@@ -25,6 +25,10 @@ type Observation struct {
 	// Canary is Fledge's copy of the revision under analysis.
 	Canary Workload
 
+	// QueueFull, when set, says why no rollout may start now: the cap on simultaneous
+	// rollouts is reached (asked of the reconciler when WantsSlot); "" lets one start.
+	QueueFull string
+
 	// Checks is the verdict of the checks that the Decision of this same observation asked
 	// for (Decision.Check); nil otherwise.
 	Checks *analysis.Result

@@ -39,6 +39,10 @@ type story struct {
 	// times out): the reconciler then records the decision not Ready, ApplyFailed.
 	failActs string
 
+	// queueFull, when set, is why the cap on simultaneous rollouts lets nothing start: the
+	// reconciler says so when the decision may start one (WantsSlot).
+	queueFull string
+
 	// generation is the spec's (1 unless a test edits the spec).
 	generation int64
 
@@ -71,6 +75,9 @@ func (s *story) observation() rollout.Observation {
 	obs := rollout.Observation{
 		Now: s.now, Generation: max(s.generation, 1), Spec: s.spec, Status: s.status,
 		Target: s.target, Primary: s.primary, Canary: s.canary,
+	}
+	if rollout.WantsSlot(&obs) {
+		obs.QueueFull = s.queueFull
 	}
 	if s.spec.Subsets != nil {
 		// The user's candidate Deployment is both the source and the canary.

@@ -116,7 +116,7 @@ type TargetRef struct {
 }
 
 // CanaryPhase is where a Canary stands in its life.
-// +kubebuilder:validation:Enum=Initializing;Initialized;Progressing;Promoting;Succeeded;Failed
+// +kubebuilder:validation:Enum=Initializing;Initialized;Queued;Progressing;Promoting;Succeeded;Failed
 type CanaryPhase string
 
 const (
@@ -124,6 +124,9 @@ const (
 	PhaseInitializing CanaryPhase = "Initializing"
 	// PhaseInitialized: the primary serves all traffic and no rollout has run yet.
 	PhaseInitialized CanaryPhase = "Initialized"
+	// PhaseQueued: a new revision waits for a slot under the manager's cap on simultaneous
+	// rollouts; the primary serves as it did when the last rollout ended (status.queue).
+	PhaseQueued CanaryPhase = "Queued"
 	// PhaseProgressing: traffic moves to the new revision step by step.
 	PhaseProgressing CanaryPhase = "Progressing"
 	// PhasePromoting: all traffic goes to the canary while the primary takes the new revision.
@@ -183,6 +186,11 @@ type CanaryStatus struct {
 	// +optional
 	LastCheckTime *metav1.MicroTime `json:"lastCheckTime,omitempty"`
 
+	// queue says which revision waits for a rollout slot, since when, and why, while the
+	// phase is Queued.
+	// +optional
+	Queue *QueueStatus `json:"queue,omitempty"`
+
 	// paused is set by a Pause request and cleared by Resume: the rollout holds its step.
 	// +optional
 	Paused bool `json:"paused,omitempty"`
@@ -238,6 +246,21 @@ type CanaryStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// QueueStatus is a rollout that waits for a slot: the manager runs at most so many at once
+// (--max-concurrent-rollouts, and per namespace), and starts the oldest queued first.
+type QueueStatus struct {
+	// revision of the target that waits.
+	Revision string `json:"revision"`
+	// since is when it was queued: the queue is served oldest first.
+	Since metav1.Time `json:"since"`
+	// after is the phase the Canary was in when the revision was queued, which still holds for
+	// the traffic and the copies (Initialized, Succeeded or Failed).
+	After CanaryPhase `json:"after"`
+	// retry is set when the revision waits for a retry of its failed rollout.
+	// +optional
+	Retry bool `json:"retry,omitempty"`
 }
 
 // MetricStatus is the latest result of one check.

@@ -28,6 +28,10 @@ const (
 	ReasonRequestRejected = "RequestRejected"
 	// ReasonReplicasAdjusted: each version now runs the replicas the target asks for.
 	ReasonReplicasAdjusted = "ReplicasAdjusted"
+	// ReasonQueued: a new revision waits for a slot under the cap on simultaneous rollouts.
+	ReasonQueued = "RolloutQueued"
+	// ReasonDequeued: the revision that waited is no longer the target's; nothing starts.
+	ReasonDequeued = "RolloutDequeued"
 	// ReasonReplanned: the step plan was edited during a rollout, which goes on from the
 	// weight it had reached.
 	ReasonReplanned = "Replanned"
