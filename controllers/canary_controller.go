@@ -117,8 +117,8 @@ func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		return reconcile.Result{}, err
 	}
 	obs := r.observe(canary, versions, set)
-	if rollout.WantsSlot(&obs) {
-		if obs.QueueFull, err = r.slots.acquire(ctx, canary); err != nil {
+	if r.slots != nil && rollout.WantsSlot(&obs) { // without a cap, no decision is probed
+		if obs.QueueFull, err = r.slots.acquire(ctx, canary, obs.Now); err != nil {
 			return reconcile.Result{}, err
 		}
 	}

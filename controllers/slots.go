@@ -52,9 +52,9 @@ func newRolloutSlots(total, perNamespace int, reader client.Reader) *rolloutSlot
 	}
 }
 
-// acquire takes a slot for canary, which may start a rollout, or queues it: it returns "" when
-// the rollout may start, and otherwise why not, for its status.
-func (s *rolloutSlots) acquire(ctx context.Context, canary *fledgev1alpha1.Canary) (string, error) {
+// acquire takes a slot for canary, which may start a rollout at now, or queues it: it returns
+// "" when the rollout may start, and otherwise why not, for its status.
+func (s *rolloutSlots) acquire(ctx context.Context, canary *fledgev1alpha1.Canary, now time.Time) (string, error) {
 	if s == nil {
 		return "", nil
 	}
@@ -67,7 +67,7 @@ func (s *rolloutSlots) acquire(ctx context.Context, canary *fledgev1alpha1.Canar
 	if s.running[key] {
 		return "", nil
 	}
-	s.enqueue(key, queuedSince(canary))
+	s.enqueue(key, queuedSince(canary, now))
 	if !s.turnOf(key) {
 		return s.why(key.Namespace), nil
 	}
@@ -100,7 +100,7 @@ func (s *rolloutSlots) settle(ctx context.Context, canary *fledgev1alpha1.Canary
 		return nil
 	case phase == fledgev1alpha1.PhaseQueued && !canary.Spec.Suspend:
 		s.release(key)
-		s.enqueue(key, queuedSince(canary))
+		s.enqueue(key, queuedSince(canary, time.Time{}))
 	default:
 		s.release(key)
 		s.remove(key)
@@ -139,18 +139,20 @@ func (s *rolloutSlots) load(ctx context.Context) error {
 			s.running[key] = true
 			s.runningIn[key.Namespace]++
 		case c.Status.Phase == fledgev1alpha1.PhaseQueued && !c.Spec.Suspend:
-			s.enqueue(key, queuedSince(c))
+			s.enqueue(key, queuedSince(c, time.Time{}))
 		}
 	}
 	s.loaded = true
 	return nil
 }
 
-func queuedSince(c *fledgev1alpha1.Canary) time.Time {
+// queuedSince is when canary's revision was queued: as its status records it, or now, to the
+// second as status will record it, for one not queued yet.
+func queuedSince(c *fledgev1alpha1.Canary, now time.Time) time.Time {
 	if q := c.Status.Queue; q != nil && c.Status.Phase == fledgev1alpha1.PhaseQueued {
 		return q.Since.Time
 	}
-	return metav1.Now().Rfc3339Copy().Time // the time status would record, to the second
+	return now.Truncate(time.Second)
 }
 
 func (s *rolloutSlots) enqueue(key types.NamespacedName, since time.Time) {

@@ -45,7 +45,7 @@ func TestRolloutSlotsServeTheOldestFirstWithinBothCaps(t *testing.T) {
 	}
 	mayStart := func(ns, name string) bool {
 		t.Helper()
-		why, err := s.acquire(ctx, get(ns, name))
+		why, err := s.acquire(ctx, get(ns, name), t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +62,7 @@ func TestRolloutSlotsServeTheOldestFirstWithinBothCaps(t *testing.T) {
 	if !mayStart("blog", "posts") {
 		t.Error("blog/posts did not get the free slot")
 	}
-	if why, _ := s.acquire(ctx, get("docs", "feed")); why == "" || why != s.why("docs") {
+	if why, _ := s.acquire(ctx, get("docs", "feed"), t0); why == "" || why != s.why("docs") {
 		t.Errorf("docs/feed: %q", why)
 	}
 
@@ -99,7 +99,7 @@ func TestNoCapIsNoGate(t *testing.T) {
 	if s != nil {
 		t.Fatal("a gate without a cap")
 	}
-	why, err := s.acquire(context.Background(), &fledgev1alpha1.Canary{})
+	why, err := s.acquire(context.Background(), &fledgev1alpha1.Canary{}, time.Time{})
 	if why != "" || err != nil {
 		t.Errorf("no cap: %q %v", why, err)
 	}

@@ -63,8 +63,6 @@ type decider struct {
 	events    []Event
 	check     *CheckRequest
 	preflight bool
-	// retrying is set while a Retry request starts (or queues) the rollout.
-	retrying bool
 	// notReady, when set, overrides the Ready condition the phase implies.
 	notReady *metav1.Condition
 	requeue  time.Duration
@@ -134,28 +132,18 @@ func (d *decider) initialise() {
 // maybeStart starts a rollout when the target carries a revision that was neither promoted
 // nor already rejected.
 func (d *decider) maybeStart() {
-	revision := d.obs.Target.Revision
-	queued := d.status.Phase == fledgev1alpha1.PhaseQueued
-	switch ended := endedPhase(&d.status); {
-	case revision == d.status.LastPromotedRevision:
-		if queued {
-			d.dequeue("the target went back to the promoted revision " + revision)
-		}
-		return
-	case ended == fledgev1alpha1.PhaseFailed && revision == d.status.CanaryRevision:
-		if queued && d.status.Queue.Retry && d.status.Queue.Revision == revision {
-			break // a retry waits for its slot
-		}
-		if queued {
-			d.dequeue("the target went back to revision " + revision + ", whose rollout failed")
-		}
-		return // a failed revision stays failed until a retry or a new revision
-	}
-	if queued && d.status.Queue.Retry && d.status.Queue.Revision == revision {
+	revision, st := d.obs.Target.Revision, &d.status
+	switch {
+	case revision == st.LastPromotedRevision:
+		d.dequeue("the target went back to the promoted revision " + revision)
+	case queuedRetry(st, revision):
 		d.start(fledgev1alpha1.ReasonStarted, "retry: starting the canary of revision %s again", revision)
-		return
+	case endedPhase(st) == fledgev1alpha1.PhaseFailed && revision == st.CanaryRevision:
+		// A failed revision stays failed until a retry or a new revision.
+		d.dequeue("the target went back to revision " + revision + ", whose rollout failed")
+	default:
+		d.start(fledgev1alpha1.ReasonStarted, "new revision %s: starting the canary", revision)
 	}
-	d.start(fledgev1alpha1.ReasonStarted, "new revision %s: starting the canary", revision)
 }
 
 // start starts a rollout of the target's revision, or queues it when the cap on simultaneous

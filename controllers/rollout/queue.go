@@ -14,51 +14,51 @@ func HoldsSlot(phase fledgev1alpha1.CanaryPhase) bool {
 	return phase == fledgev1alpha1.PhaseProgressing || phase == fledgev1alpha1.PhasePromoting
 }
 
-// WantsSlot reports whether the decision of obs may start a rollout, so that the reconciler
-// asks for a slot (Observation.QueueFull) before it decides: a queued revision, a new
-// revision of the target, or a retry. A Canary that runs a rollout has its slot.
+// WantsSlot reports whether the decision of obs would start a rollout, so that the reconciler
+// asks for a slot (Observation.QueueFull) before it decides. It asks the decision itself, told
+// that no slot is free, so that what may start a rollout (a new revision, a queued one, a
+// retry) is said in one place: a rollout that runs keeps its slot, and is never queued.
 func WantsSlot(obs *Observation) bool {
-	st := &obs.Status
-	switch {
-	case HoldsSlot(st.Phase) || st.Phase == "" || st.Phase == fledgev1alpha1.PhaseInitializing:
-		return false
-	case obs.Spec.Suspend || !obs.Target.Exists:
-		return false
-	case st.Phase == fledgev1alpha1.PhaseQueued:
-		return true
-	case st.Request != nil && st.Request.Action == fledgev1alpha1.RequestRetry &&
-		(st.LastHandledRequest == nil || st.LastHandledRequest.ID != st.Request.ID):
-		return true
-	case obs.Target.Revision == st.LastPromotedRevision:
-		return false
-	case st.Phase == fledgev1alpha1.PhaseFailed && obs.Target.Revision == st.CanaryRevision:
-		return false
-	}
-	return true
+	probe := *obs
+	probe.QueueFull = "(probe)"
+	probe.Checks = nil
+	return Decide(probe).Status.Phase == fledgev1alpha1.PhaseQueued
 }
 
 // endedPhase is the phase whose traffic and copies hold: a queued revision changes nothing
 // of what the last rollout left.
 func endedPhase(st *fledgev1alpha1.CanaryStatus) fledgev1alpha1.CanaryPhase {
-	if st.Phase == fledgev1alpha1.PhaseQueued && st.Queue != nil {
+	switch {
+	case queued(st):
 		return st.Queue.After
+	case st.Phase == fledgev1alpha1.PhaseQueued:
+		return fledgev1alpha1.PhaseSucceeded // a queue without its record: the primary serves
 	}
 	return st.Phase
+}
+
+// queued reports whether a revision waits for a slot.
+func queued(st *fledgev1alpha1.CanaryStatus) bool {
+	return st.Phase == fledgev1alpha1.PhaseQueued && st.Queue != nil
+}
+
+// queuedRetry reports whether the revision that waits is a retry of the rollout that failed:
+// only a retry queues the failed revision itself.
+func queuedRetry(st *fledgev1alpha1.CanaryStatus, revision string) bool {
+	return queued(st) && st.Queue.Revision == revision && st.Queue.After == fledgev1alpha1.PhaseFailed && revision == st.CanaryRevision
 }
 
 // enqueue records that the target's revision waits for a slot; the reconciler wakes the
 // Canary when one frees. Already queued, it keeps its place (and the phase it came from).
 func (d *decider) enqueue() {
 	st, revision := &d.status, d.obs.Target.Revision
-	if st.Phase != fledgev1alpha1.PhaseQueued || st.Queue == nil {
-		st.Queue = &fledgev1alpha1.QueueStatus{Since: metav1.NewTime(d.obs.Now), After: st.Phase}
+	if !queued(st) {
+		st.Queue = &fledgev1alpha1.QueueStatus{Since: metav1.NewTime(d.obs.Now), After: endedPhase(st)}
 		st.Phase = fledgev1alpha1.PhaseQueued
 		st.LastTransitionTime = d.now()
 		d.event(false, fledgev1alpha1.ReasonQueued, "revision %s waits for a rollout slot: %s", revision, d.obs.QueueFull)
 	}
-	if st.Queue.Revision != revision {
-		st.Queue.Revision, st.Queue.Retry = revision, d.retrying
-	}
+	st.Queue.Revision = revision
 	st.Message = "queued: " + d.obs.QueueFull
 	// The reconciler wakes the Canary when a slot frees; this is in case that is missed.
 	d.requeueAt(d.obs.Now.Add(queueRecheck))
@@ -71,6 +71,9 @@ const queueRecheck = time.Minute
 // Canary is back where the last rollout left it.
 func (d *decider) dequeue(why string) {
 	st := &d.status
+	if !queued(st) {
+		return
+	}
 	d.event(false, fledgev1alpha1.ReasonDequeued, "revision %s no longer waits: %s", st.Queue.Revision, why)
 	st.Phase, st.Queue = st.Queue.After, nil
 	st.LastTransitionTime = d.now()

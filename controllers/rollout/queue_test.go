@@ -138,7 +138,7 @@ var _ = Describe("a retry while the cap is reached", func() {
 		s.request("r1", fledgev1alpha1.RequestRetry)
 		Expect(s.status.LastHandledRequest).To(HaveField("Accepted", BeTrue()))
 		Expect(s.status.Phase).To(Equal(fledgev1alpha1.PhaseQueued))
-		Expect(s.status.Queue).To(HaveField("Retry", BeTrue()))
+		Expect(s.status.Queue.Revision).To(Equal("v2"), "the failed revision itself waits")
 		Expect(s.status.Queue.After).To(Equal(fledgev1alpha1.PhaseFailed))
 
 		s.now = s.now.Add(time.Minute)

@@ -70,7 +70,6 @@ func (d *decider) handleRequest() {
 			return
 		}
 		accept("retrying revision %s%s", d.obs.Target.Revision, by)
-		d.retrying = true
 		d.start(fledgev1alpha1.ReasonStarted, "retry%s: starting the canary of revision %s again", by, d.obs.Target.Revision)
 	default:
 		reject("unknown action %q", req.Action)

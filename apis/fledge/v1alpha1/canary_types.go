@@ -256,11 +256,9 @@ type QueueStatus struct {
 	// since is when it was queued: the queue is served oldest first.
 	Since metav1.Time `json:"since"`
 	// after is the phase the Canary was in when the revision was queued, which still holds for
-	// the traffic and the copies (Initialized, Succeeded or Failed).
+	// the traffic and the copies (Initialized, Succeeded or Failed; Failed with the failed
+	// revision itself queued is a retry).
 	After CanaryPhase `json:"after"`
-	// retry is set when the revision waits for a retry of its failed rollout.
-	// +optional
-	Retry bool `json:"retry,omitempty"`
 }
 
 // MetricStatus is the latest result of one check.
