@@ -20,6 +20,9 @@ import (
 	"fledge.dev/fledge/test/cluster"
 )
 
+// kubectlApplied is what `kubectl apply` leaves on what it applied.
+var kubectlApplied = map[string]string{corev1.LastAppliedConfigAnnotation: `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"}}`}
+
 var _ = Describe("deleting a Canary with revertOnDeletion", func() {
 	// newRevertingApp creates the user's own Service for the app, then the app with a Canary
 	// that reverts on deletion.
@@ -27,13 +30,14 @@ var _ = Describe("deleting a Canary with revertOnDeletion", func() {
 		ns := "revert-" + rand.String(5)
 		Expect(k8s.Create(ctx, cluster.EnabledNamespace(ns))).To(Succeed())
 		Expect(k8s.Create(ctx, &corev1.Service{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web", Annotations: kubectlApplied},
 			Spec: corev1.ServiceSpec{
 				Selector: map[string]string{"app": "web"},
 				Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}},
 			},
 		})).To(Succeed())
-		return newAppIn(ctx, ns, canaryOption(func(c *fledgev1alpha1.Canary) { c.Spec.RevertOnDeletion = true }))
+		return newAppIn(ctx, ns, canaryOption(func(c *fledgev1alpha1.Canary) { c.Spec.RevertOnDeletion = true }),
+			func(_ *fledgev1alpha1.Canary, d *appsv1.Deployment) { d.Annotations = kubectlApplied })
 	}
 	deleted := func(ctx context.Context, a *app) func() bool {
 		return func() bool { return apierrors.IsNotFound(k8s.Get(ctx, a.key(), &fledgev1alpha1.Canary{})) }
@@ -58,6 +62,10 @@ var _ = Describe("deleting a Canary with revertOnDeletion", func() {
 		Expect(svc.Labels).NotTo(HaveKey("fledge.dev/canary"))
 		Expect(svc.Annotations).NotTo(HaveKey("fledge.dev/original-selector"))
 		Expect(svc.OwnerReferences).To(BeEmpty(), "the user's Service outlives the Canary")
+		// The cache drops kubectl's copy of a target (trimForCache); the server keeps it, on the
+		// target and on the Service Fledge adopted and gave back.
+		Expect(target.Annotations).To(HaveKeyWithValue(corev1.LastAppliedConfigAnnotation, kubectlApplied[corev1.LastAppliedConfigAnnotation]))
+		Expect(svc.Annotations).To(HaveKeyWithValue(corev1.LastAppliedConfigAnnotation, kubectlApplied[corev1.LastAppliedConfigAnnotation]))
 		Expect(apierrors.IsNotFound(k8s.Get(ctx, a.key(), &istionetworkingv1.VirtualService{}))).To(BeTrue(), "Fledge's VirtualService is gone")
 		Expect(apierrors.IsNotFound(k8s.Get(ctx, a.key(), &istionetworkingv1.DestinationRule{}))).To(BeTrue(), "Fledge's DestinationRule is gone")
 		Eventually(func() bool {

@@ -35,8 +35,8 @@ const (
 )
 
 // CacheOptions limit the informer cache to what Fledge needs: the Services and Istio objects
-// it manages (by label), all Deployments (targets carry no label of Fledge's), and nowhere
-// the managed fields, which Fledge never reads; with namespaces, those namespaces only (a
+// it manages (by label), all Deployments (targets carry no label of Fledge's), each trimmed
+// of what Fledge never reads (trimForCache); with namespaces, those namespaces only (a
 // manager with Roles there and no ClusterRole could list nothing else).
 func CacheOptions(namespaces ...string) cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{workload.LabelManagedBy: workload.ManagedByFledge})
@@ -49,7 +49,7 @@ func CacheOptions(namespaces ...string) cache.Options {
 	}
 	return cache.Options{
 		DefaultNamespaces: watched,
-		DefaultTransform:  cache.TransformStripManagedFields(),
+		DefaultTransform:  trimForCache,
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Service{}:                    {Label: managed},
 			&istionetworkingv1.VirtualService{}:  {Label: managed},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -50,7 +51,20 @@ func createApps(ctx context.Context, k8s client.Client, keys []types.NamespacedN
 	})
 }
 
+// targetDeployment is an app's Deployment as `kubectl apply` (or Argo CD) leaves it: with its
+// manifest again in the last-applied-configuration annotation, as most Deployments carry.
 func targetDeployment(key types.NamespacedName) *appsv1.Deployment {
+	d := manifest(key)
+	d.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}
+	applied, err := json.Marshal(d)
+	if err != nil {
+		panic(err) // a Deployment always marshals
+	}
+	d.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: string(applied)}
+	return d
+}
+
+func manifest(key types.NamespacedName) *appsv1.Deployment {
 	labels := map[string]string{"app": key.Name}
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name},

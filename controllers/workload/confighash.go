@@ -18,7 +18,8 @@ import (
 
 // ConfigHashes hashes the data of the ConfigMaps and Secrets a target references, so that a
 // change of their content starts a rollout like a change of the pod template. Their metadata
-// comes from the informer cache (metadata only: no Secret data is kept in memory); the data
+// comes from the informer cache (metadata only, and without annotations, where kubectl keeps a
+// copy of a Secret's data: no Secret data is kept in memory); the data
 // is read once per resourceVersion and only its hash is remembered.
 type ConfigHashes struct {
 	// Cache reads metav1.PartialObjectMetadata from the informer cache.
