@@ -25,7 +25,7 @@ func TestConfigFileWithFlagsOnTop(t *testing.T) {
 	if cfg.ClusterName != "eu-2" {
 		t.Errorf("a flag must win over the file: cluster %q", cfg.ClusterName)
 	}
-	if cfg.KubeAPIQPS != 50 {
+	if cfg.KubeAPIQPS != 500 {
 		t.Errorf("what neither sets keeps its default: qps %v", cfg.KubeAPIQPS)
 	}
 }

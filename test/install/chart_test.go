@@ -176,8 +176,8 @@ func TestChartDefaults(t *testing.T) {
 		"--zap-log-level":             "info",
 		"--prometheus-address":        "http://prometheus.istio-system:9090",
 		"--max-concurrent-reconciles": "16",
-		"--kube-api-qps":              "50",
-		"--kube-api-burst":            "100",
+		"--kube-api-qps":              "500",
+		"--kube-api-burst":            "1000",
 		"--notification-timeout":      "10m",
 		"--cluster-domain":            "cluster.local",
 	}))
