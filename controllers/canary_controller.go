@@ -20,11 +20,13 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 	"fledge.dev/fledge/controllers/alerts"
+	"fledge.dev/fledge/controllers/fence"
 	"fledge.dev/fledge/controllers/rollout"
 	"fledge.dev/fledge/controllers/router"
 	"fledge.dev/fledge/controllers/workload"
@@ -61,6 +63,10 @@ type CanaryReconciler struct {
 	transitions *transitionEvents
 	// slots caps the rollouts that run at once (nil: no cap).
 	slots *rolloutSlots
+	// shards, when the Canaries are shared among replicas, says which this replica owns
+	// (nil: it owns all); shardWake enqueues the Canaries of a shard it takes.
+	shards    Shards
+	shardWake chan event.GenericEvent
 }
 
 // +kubebuilder:rbac:groups=fledge.dev,resources=canaries,verbs=get;list;watch;update;patch
@@ -78,6 +84,15 @@ type CanaryReconciler struct {
 
 // Reconcile reads, decides, acts, and records the decision.
 func (r *CanaryReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	if r.shards != nil {
+		done, ok := r.shards.Begin(req.NamespacedName)
+		if !ok {
+			return reconcile.Result{}, nil // another replica's; this one's again when it takes the shard
+		}
+		defer done()
+	}
+	// The writes made for this Canary pass the fence only while this replica owns it.
+	ctx = fence.ForCanary(ctx, req.NamespacedName)
 	canary := &fledgev1alpha1.Canary{}
 	if err := r.Client.Get(ctx, req.NamespacedName, canary); err != nil {
 		if apierrors.IsNotFound(err) {

@@ -3,6 +3,7 @@ package controllers
 import (
 	"cmp"
 	"context"
+	"errors"
 	"os"
 
 	"k8s.io/utils/clock"
@@ -50,6 +51,10 @@ type Options struct {
 	// (see package fence; the manager's API writes are fenced in its transport); nil without
 	// leader election.
 	Fence fence.Fence
+	// Shards, when set, shares the Canaries among the replicas (package shard): this one acts
+	// only for those of the shards it holds, and no leader is elected. The caps on
+	// simultaneous rollouts need one manager that counts them all, so they are refused with it.
+	Shards Shards
 }
 
 // instanceName names this manager process in the Events it records (its pod's name).
@@ -74,6 +79,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		ClusterName: opts.ClusterName, DefaultProvider: opts.DefaultAlertProvider,
 		SlackAPIURL: opts.SlackAPIURL, Retry: opts.NotificationRetry, Clock: opts.Clock,
 	}
+	if opts.Shards != nil {
+		if opts.MaxConcurrentRollouts > 0 || opts.MaxConcurrentRolloutsPerNamespace > 0 {
+			return errors.New("the caps on simultaneous rollouts need one manager to count every rollout: they cannot be used with shards yet; set no cap, or run one replica without shards")
+		}
+		dispatcher.Owner, dispatcher.Fence = opts.Shards, opts.Shards
+	}
 	dispatcher.NewQueue()
 	if err := mgr.Add(dispatcher); err != nil {
 		return err
@@ -93,6 +104,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		transitions:          &transitionEvents{client: writer, reader: mgr.GetAPIReader(), controller: EventSource, instance: instanceName()},
 		checks:               newCheckRunner(opts.Checker, recorder, cmp.Or(opts.CheckWorkers, DefaultCheckWorkers), opts.Clock),
 		slots:                newRolloutSlots(opts.MaxConcurrentRollouts, opts.MaxConcurrentRolloutsPerNamespace, writer),
+	}
+	if opts.Shards != nil {
+		r.useShards(ctx, opts.Shards)
 	}
 	if err := mgr.Add(r.checks); err != nil {
 		return err

@@ -87,6 +87,10 @@ func (r *CanaryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manage
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.canariesUsingConfig(workload.KindSecret))).
 		// A verdict of the checks is in.
 		WatchesRawSource(source.Channel(r.checks.wake, &handler.EnqueueRequestForObject{}))
+	if r.shardWake != nil {
+		// This replica took a shard.
+		b = b.WatchesRawSource(source.Channel(r.shardWake, &handler.EnqueueRequestForObject{}))
+	}
 	if r.slots != nil {
 		// A queued rollout's turn came.
 		b = b.WatchesRawSource(source.Channel(r.slots.wake, &handler.EnqueueRequestForObject{}))

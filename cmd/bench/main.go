@@ -38,6 +38,10 @@ type options struct {
 	metrics bool
 	// prometheusURL is where the checks query (set by run when metrics is on).
 	prometheusURL string
+	// replicas of the manager share the Canaries in shards (0 with one replica).
+	replicas, shards int
+	// killAfter, when set, kills one replica that long after the change of the targets.
+	killAfter time.Duration
 }
 
 func parseFlags() (options, error) {
@@ -57,6 +61,9 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.createWorkers, "create-workers", 16, "Concurrent requests the bench sends when it creates or changes objects.")
 	flag.StringVar(&o.outDir, "out", "", "Folder for the logs of the manager and of the stack (default: a new temporary folder, kept).")
 	flag.BoolVar(&o.metrics, "metrics", false, "Give every Canary the built-in success-rate check, on a real Prometheus scraping simulated traffic of every app.")
+	flag.IntVar(&o.replicas, "replicas", 1, "Manager replicas; more than one share the Canaries in shards (--shards).")
+	flag.IntVar(&o.shards, "shards", 0, "--shards of every replica (0: one replica elects no leader and needs none; with -replicas > 1, 4 per replica).")
+	flag.DurationVar(&o.killAfter, "kill-one-after", 0, "Kill one replica (SIGKILL, not restarted) that long after the change of the targets (0: none); needs -replicas > 1.")
 	flag.Parse()
 
 	if o.apps < 1 || o.namespaces < 1 || o.namespaces > o.apps {
@@ -71,6 +78,15 @@ func parseFlags() (options, error) {
 			return o, fmt.Errorf("-step-weights: %q is not a weight within 1..100", w)
 		}
 		o.stepWeights = append(o.stepWeights, int32(v))
+	}
+	if o.replicas < 1 || o.replicas > 1 && o.shards == 1 {
+		return o, fmt.Errorf("-replicas must be 1 or more, and more than one replica needs -shards of 2 or more (got -replicas %d, -shards %d)", o.replicas, o.shards)
+	}
+	if o.replicas > 1 && o.shards == 0 {
+		o.shards = 4 * o.replicas
+	}
+	if o.killAfter > 0 && o.replicas < 2 {
+		return o, fmt.Errorf("-kill-one-after needs -replicas of 2 or more: the one replica would take the rollouts with it")
 	}
 	if o.nodes == 0 {
 		// A primary, a canary and a surge pod per app at most, on nodes of 1000 pods each, with

@@ -20,7 +20,8 @@ type managerProcess struct {
 	metricsURL string
 }
 
-func startManager(opts options, kubeconfig, outDir string) (*managerProcess, error) {
+// startManager starts replica i of the manager.
+func startManager(opts options, kubeconfig, outDir string, i int) (*managerProcess, error) {
 	path, err := filepath.Abs(opts.managerPath)
 	if err != nil {
 		return nil, fmt.Errorf("find the manager binary %s: %w", opts.managerPath, err)
@@ -42,6 +43,9 @@ func startManager(opts options, kubeconfig, outDir string) (*managerProcess, err
 		"--metrics-secure=false",
 		"--health-probe-bind-address=0",
 		"--leader-elect=false",
+		"--shards=" + strconv.Itoa(opts.shards),
+		// Where the shard Leases are when there are shards (the bench runs no pod).
+		"--leader-election-namespace=" + cluster.ManagerNamespace,
 		"--kube-api-qps=" + strconv.FormatFloat(opts.qps, 'f', -1, 64),
 		"--kube-api-burst=" + strconv.Itoa(opts.burst),
 	}
@@ -57,12 +61,16 @@ func startManager(opts options, kubeconfig, outDir string) (*managerProcess, err
 	}
 	// A process group of its own, so that Ctrl-C reaches only the bench, which stops the
 	// manager after its last scrape.
-	proc, err := cluster.StartProcess(outDir, "manager", path, args...)
+	name := "manager"
+	if opts.replicas > 1 {
+		name = fmt.Sprintf("manager-%d", i)
+	}
+	proc, err := cluster.StartProcess(outDir, name, path, args...)
 	if err != nil {
 		return nil, err
 	}
-	m := &managerProcess{Process: proc, logPath: filepath.Join(outDir, "manager.log"), metricsURL: "http://" + metricsAddr + "/metrics"}
-	fmt.Printf("bench: manager started (pid %d), metrics on %s\n", proc.Pid(), m.metricsURL)
+	m := &managerProcess{Process: proc, logPath: filepath.Join(outDir, name+".log"), metricsURL: "http://" + metricsAddr + "/metrics"}
+	fmt.Printf("bench: %s started (pid %d), metrics on %s\n", name, proc.Pid(), m.metricsURL)
 	return m, nil
 }
 

@@ -70,6 +70,31 @@ func scanManagerLog(path string) logSummary {
 	return s
 }
 
+// scanManagerLogs sums the summaries of several replicas' logs.
+func scanManagerLogs(paths []string) logSummary {
+	var all logSummary
+	counts := map[string]int{}
+	for _, p := range paths {
+		s := scanManagerLog(p)
+		all.lines += s.lines
+		all.errors += s.errors
+		all.conflicts += s.conflicts
+		all.throttling += s.throttling
+		all.readErr = cmp.Or(all.readErr, s.readErr)
+		for _, m := range s.topErrors {
+			counts[m.message] += m.count
+		}
+	}
+	for msg, n := range counts {
+		all.topErrors = append(all.topErrors, countedMessage{msg, n})
+	}
+	slices.SortFunc(all.topErrors, func(a, b countedMessage) int {
+		return cmp.Or(cmp.Compare(b.count, a.count), strings.Compare(a.message, b.message))
+	})
+	all.topErrors = all.topErrors[:min(3, len(all.topErrors))]
+	return all
+}
+
 var appName = regexp.MustCompile(`app-[0-9]+`)
 
 // shorten cuts s to about n bytes.

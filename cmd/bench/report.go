@@ -17,8 +17,9 @@ import (
 
 // results are what one bench run measured.
 type results struct {
-	opts       options
-	managerLog string
+	opts        options
+	managerLogs []string
+	fleet       *fleet
 
 	createTook   time.Duration
 	initTook     time.Duration
@@ -62,7 +63,7 @@ func (r *results) outcome() outcome {
 // verdict fails the run when a rollout failed.
 func (r *results) verdict() error {
 	if o := r.outcome(); o.failed > 0 {
-		return fmt.Errorf("%d of %d rollouts failed; the first: %s (manager log: %s)", o.failed, len(r.canaries.histories), o.firstFailure, r.managerLog)
+		return fmt.Errorf("%d of %d rollouts failed; the first: %s (manager logs: %s)", o.failed, len(r.canaries.histories), o.firstFailure, strings.Join(r.managerLogs, ", "))
 	}
 	return nil
 }
@@ -86,6 +87,12 @@ func (r *results) printRun(out io.Writer) {
 	fmt.Fprintf(w, "interval / step weights\t%s / %v\n", r.opts.interval, r.opts.stepWeights)
 	fmt.Fprintf(w, "fake nodes / manager kube-api-qps, burst / workers\t%d / %g, %d / %.0f\n", r.opts.nodes, r.opts.qps, r.opts.burst,
 		r.metricsAfter.sum("controller_runtime_max_concurrent_reconciles", where("controller", "canary")))
+	if r.opts.replicas > 1 {
+		fmt.Fprintf(w, "manager replicas / shards\t%d / %d\n", r.opts.replicas, r.opts.shards)
+	}
+	if r.fleet != nil && r.fleet.killedReplica() >= 0 {
+		fmt.Fprintf(w, "  replica killed (SIGKILL, not restarted)\t%s after the change of the targets\n", fmtDur(r.fleet.killedAt.Sub(r.triggeredAt)))
+	}
 	fmt.Fprintf(w, "create every Deployment and Canary\t%s\n", fmtDur(r.createTook))
 	fmt.Fprintf(w, "initialise (first create → all Initialized)\t%s\n", fmtDur(r.initTook))
 	fmt.Fprintf(w, "rollouts (targets changed → all ended)\t%s\n", fmtDur(r.rolloutsTook))
@@ -147,7 +154,11 @@ func (r *results) printLatencies(out io.Writer) {
 func (r *results) printMemory(out io.Writer) {
 	fmt.Fprintln(out)
 	w := table(out)
-	fmt.Fprintln(w, "Manager memory (/proc/<pid>/status, sampled every second)\t")
+	if r.opts.replicas > 1 {
+		fmt.Fprintln(w, "Manager memory (/proc/<pid>/status, sampled every second; the largest replica; the Go heap of all)\t")
+	} else {
+		fmt.Fprintln(w, "Manager memory (/proc/<pid>/status, sampled every second)\t")
+	}
 	fmt.Fprintf(w, "  RSS after initialisation\t%s\n", fmtKB(r.rssAfterInit))
 	fmt.Fprintf(w, "  peak RSS (VmHWM)\t%s\n", fmtKB(max(r.peakRSSKB, r.memory.hwmKB)))
 	fmt.Fprintf(w, "  final RSS (VmRSS)\t%s\n", fmtKB(r.memory.rssKB))
@@ -187,6 +198,10 @@ func (r *results) printRequests(out io.Writer) {
 		writes += byMethod[m]
 	}
 	row("writes (POST+PUT+PATCH+DELETE)", writes)
+	if r.opts.replicas > 1 {
+		leaseWrites := r.metricsAfter.sum("fledge_shard_lease_writes_total", nil) - r.metricsBefore.sum("fledge_shard_lease_writes_total", nil)
+		row("  of which shard and member Leases", leaseWrites)
+	}
 	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
 		row("  "+m, byMethod[m])
 	}
@@ -229,7 +244,7 @@ func (r *results) printController(out io.Writer) {
 	fmt.Fprintf(w, "  wait for a check worker p99 ≤\t%s\n", fmtSeconds(checkWait.quantileBound(0.99)))
 	fmt.Fprintf(w, "  manager CPU\t%.1f s (%.0f%% of one core)\n", cpu, 100*cpu/max(r.rolloutsTook.Seconds(), 1))
 	l := r.log
-	fmt.Fprintf(w, "Manager log (%s)\t%d lines, %d errors, %d conflicts, %d throttling notes\n", r.managerLog, l.lines, l.errors, l.conflicts, l.throttling)
+	fmt.Fprintf(w, "Manager log (%s)\t%d lines, %d errors, %d conflicts, %d throttling notes\n", strings.Join(r.managerLogs, ", "), l.lines, l.errors, l.conflicts, l.throttling)
 	w.Flush()
 	for _, e := range l.topErrors {
 		fmt.Fprintf(out, "  %5d × %s\n", e.count, e.message)

@@ -69,18 +69,16 @@ func run(ctx context.Context, opts options) (err error) {
 	if err != nil {
 		return err
 	}
-	mgr, err := startManager(opts, kubeconfig, outDir)
+	mgrs, err := startFleet(opts, kubeconfig, outDir)
+	defer func() { err = errors.Join(err, mgrs.stop(30*time.Second)) }()
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, mgr.Stop(30*time.Second)) }()
-	memory := startMemorySampler(mgr.Pid())
-	defer memory.stop()
-	if err := mgr.waitServing(ctx, time.Minute); err != nil {
+	if err := mgrs.waitServing(ctx, time.Minute); err != nil {
 		return err
 	}
 
-	res := &results{opts: opts, managerLog: mgr.logPath}
+	res := &results{opts: opts, managerLogs: mgrs.logs(), fleet: mgrs}
 	tracker.expect(keys)
 
 	createStart := time.Now()
@@ -89,13 +87,13 @@ func run(ctx context.Context, opts options) (err error) {
 	}
 	res.createTook = since(createStart)
 	fmt.Printf("bench: created %d Deployments and Canaries in %s; waiting until all are Initialized\n", len(keys), res.createTook)
-	if res.initTook, err = tracker.waitAll(ctx, createStart, opts.initTimeout, mgr.Running, initialized); err != nil {
+	if res.initTook, err = tracker.waitAll(ctx, createStart, opts.initTimeout, mgrs.running, initialized); err != nil {
 		return fmt.Errorf("initialise the Canaries: %w", err)
 	}
 	fmt.Printf("bench: all %d Canaries Initialized %s after the first create\n", len(keys), res.initTook)
 
-	res.rssAfterInit = memory.sampleNow().rssKB
-	if res.metricsBefore, err = mgr.scrape(ctx); err != nil {
+	res.rssAfterInit = mgrs.sampleNow().rssKB
+	if res.metricsBefore, err = mgrs.scrape(ctx); err != nil {
 		return err
 	}
 	res.triggeredAt = time.Now()
@@ -104,7 +102,12 @@ func run(ctx context.Context, opts options) (err error) {
 		return err
 	}
 	fmt.Printf("bench: changed the pod template of %d targets in %s; waiting for the rollouts\n", len(keys), since(res.triggeredAt))
-	res.rolloutsTook, err = tracker.waitAll(ctx, res.triggeredAt, opts.timeout, mgr.Running, finished)
+	if opts.killAfter > 0 {
+		killCtx, stopKill := context.WithCancel(ctx)
+		defer stopKill()
+		go mgrs.killAfter(killCtx, opts.killAfter-time.Since(res.triggeredAt))
+	}
+	res.rolloutsTook, err = tracker.waitAll(ctx, res.triggeredAt, opts.timeout, mgrs.running, finished)
 	var waitErr error
 	if err != nil {
 		waitErr = fmt.Errorf("roll out the Canaries: %w", err)
@@ -113,13 +116,13 @@ func run(ctx context.Context, opts options) (err error) {
 		return ctx.Err() // interrupted: no report, just clean up
 	}
 
-	if res.metricsAfter, err = mgr.scrape(ctx); err != nil {
+	if res.metricsAfter, err = mgrs.scrape(ctx); err != nil {
 		return errors.Join(waitErr, err)
 	}
-	res.memory = memory.sampleNow()
-	res.peakRSSKB = memory.peakKB()
+	res.memory = mgrs.sampleNow()
+	res.peakRSSKB = mgrs.peakRSSKB()
 	res.canaries = tracker.snapshot()
-	res.log = scanManagerLog(mgr.logPath)
+	res.log = scanManagerLogs(mgrs.logs())
 	res.print(os.Stdout)
 	return errors.Join(waitErr, res.verdict())
 }

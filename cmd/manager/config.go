@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	fledgev1alpha1 "fledge.dev/fledge/apis/fledge/v1alpha1"
 	"fledge.dev/fledge/controllers"
+	"fledge.dev/fledge/controllers/shard"
 )
 
 // Config is the manager's configuration. Every field is a flag; --config names a YAML file
@@ -27,6 +29,7 @@ type Config struct {
 	LeaderElectionLeaseDuration metav1.Duration `json:"leaderElectionLeaseDuration"`
 	LeaderElectionRenewDeadline metav1.Duration `json:"leaderElectionRenewDeadline"`
 	LeaderElectionRetryPeriod   metav1.Duration `json:"leaderElectionRetryPeriod"`
+	Shards                      int             `json:"shards"`
 	KubeAPIQPS                  float64         `json:"kubeAPIQPS"`
 	KubeAPIBurst                int             `json:"kubeAPIBurst"`
 	MaxConcurrentReconciles     int             `json:"maxConcurrentReconciles"`
@@ -79,6 +82,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&c.LeaderElectionLeaseDuration.Duration, "leader-election-lease-duration", c.LeaderElectionLeaseDuration.Duration, "How long a replica waits for a silent leader's lease before it takes over.")
 	fs.DurationVar(&c.LeaderElectionRenewDeadline.Duration, "leader-election-renew-deadline", c.LeaderElectionRenewDeadline.Duration, "How long the leader keeps acting without renewing its lease; past it, it stops writing and steps down.")
 	fs.DurationVar(&c.LeaderElectionRetryPeriod.Duration, "leader-election-retry-period", c.LeaderElectionRetryPeriod.Duration, "How often the replicas try to acquire or renew the lease.")
+	fs.IntVar(&c.Shards, "shards", c.Shards, fmt.Sprintf("Share the Canaries among every replica in this many shards, each a Lease in the leader-election namespace held by one replica at a time, instead of electing one leader (0: one leader drives all; 1 to %d, the same on every replica, a few times the replicas there will be). Uses the leader-election timings.", shard.MaxShards))
 	fs.Float64Var(&c.KubeAPIQPS, "kube-api-qps", c.KubeAPIQPS, "Requests per second the manager may send to the API server, on average.")
 	fs.IntVar(&c.KubeAPIBurst, "kube-api-burst", c.KubeAPIBurst, "Requests the manager may send to the API server in a burst.")
 	fs.IntVar(&c.MaxConcurrentReconciles, "max-concurrent-reconciles", c.MaxConcurrentReconciles, "Canaries reconciled at the same time.")
@@ -99,6 +103,12 @@ func (c Config) validate() error {
 	if c.MaxConcurrentRollouts < 0 || c.MaxConcurrentRolloutsPerNS < 0 {
 		return fmt.Errorf("--max-concurrent-rollouts (%d) and --max-concurrent-rollouts-per-namespace (%d) must be 0 (no cap) or more",
 			c.MaxConcurrentRollouts, c.MaxConcurrentRolloutsPerNS)
+	}
+	if c.Shards < 0 || c.Shards > shard.MaxShards {
+		return fmt.Errorf("--shards must be 0 (one leader) or from 1 to %d, not %d", shard.MaxShards, c.Shards)
+	}
+	if c.Shards > 0 && (c.MaxConcurrentRollouts > 0 || c.MaxConcurrentRolloutsPerNS > 0) {
+		return errors.New("--shards cannot be used with --max-concurrent-rollouts or --max-concurrent-rollouts-per-namespace yet: each replica would count only its own rollouts; drop the caps, or run one replica with --shards=0")
 	}
 	return nil
 }

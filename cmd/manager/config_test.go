@@ -106,3 +106,28 @@ func TestNegativeRolloutCapsAreRefused(t *testing.T) {
 		t.Errorf("the defaults: %v", err)
 	}
 }
+
+func TestShardCountsAreBoundedAndRefuseTheCaps(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // in the error; "" for none
+	}{
+		{[]string{"--shards=16"}, ""},
+		{[]string{"--shards=-1"}, "--shards must be 0"},
+		{[]string{"--shards=100000"}, "--shards must be 0"},
+		{[]string{"--shards=8", "--max-concurrent-rollouts=5"}, "cannot be used with --max-concurrent-rollouts"},
+		{[]string{"--shards=8", "--max-concurrent-rollouts-per-namespace=1"}, "cannot be used with --max-concurrent-rollouts"},
+	} {
+		cfg, err := parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), tc.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cfg.validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.args, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: want an error with %q, got %v", tc.args, tc.want, err)
+		}
+	}
+}

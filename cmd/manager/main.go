@@ -20,6 +20,7 @@ import (
 	"fledge.dev/fledge/apis"
 	"fledge.dev/fledge/controllers"
 	"fledge.dev/fledge/controllers/fence"
+	"fledge.dev/fledge/controllers/shard"
 	"fledge.dev/fledge/notifiers"
 )
 
@@ -57,7 +58,21 @@ func run(cfg Config) error {
 		faultHooks(restConfig)
 	}
 	var lease *fence.Lease
-	if cfg.LeaderElect {
+	var shards *shard.Coordinator
+	switch {
+	case cfg.Shards > 0:
+		timings, err := cfg.leaderElection()
+		if err != nil {
+			return err
+		}
+		// Each replica owns the Canaries of its shards; a write for another's is fenced.
+		if shards, err = shardCoordinator(restConfig, cfg.LeaderElectionNamespace, timings, cfg.Shards); err != nil {
+			return err
+		}
+		if !faultUnfenced {
+			restConfig.Wrap(fence.WrapTransport(shards))
+		}
+	case cfg.LeaderElect:
 		timings, err := cfg.leaderElection()
 		if err != nil {
 			return err
@@ -85,7 +100,7 @@ func run(cfg Config) error {
 		Cache:                  controllers.CacheOptions(cfg.watchedNamespaces()...),
 		Metrics:                metrics,
 		HealthProbeBindAddress: cfg.HealthProbeBindAddress,
-		LeaderElection:         cfg.LeaderElect,
+		LeaderElection:         cfg.LeaderElect && shards == nil, // shards share the work instead
 		LeaseDuration:          ptr.To(cfg.LeaderElectionLeaseDuration.Duration),
 		RenewDeadline:          ptr.To(cfg.LeaderElectionRenewDeadline.Duration),
 		RetryPeriod:            ptr.To(cfg.LeaderElectionRetryPeriod.Duration),
@@ -97,13 +112,18 @@ func run(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("create the manager: %w", err)
 	}
+	if shards != nil {
+		if err := mgr.Add(shards); err != nil {
+			return err
+		}
+	}
 	ctx := ctrl.SetupSignalHandler()
 	checker := &analysis.Analyzer{
 		Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clock.RealClock{},
 		DefaultAddress: cfg.PrometheusAddress,
 	}
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
-		Checker: checker, Clock: clock.RealClock{}, Fence: fenceOf(lease),
+		Checker: checker, Clock: clock.RealClock{}, Fence: fenceOf(lease), Shards: shardsOf(shards),
 		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles, CheckWorkers: cfg.CheckWorkers,
 		MaxConcurrentRollouts: cfg.MaxConcurrentRollouts, MaxConcurrentRolloutsPerNamespace: cfg.MaxConcurrentRolloutsPerNS,
 		ClusterName: cfg.ClusterName, DefaultAlertProvider: cfg.DefaultAlertProvider,
@@ -119,6 +139,15 @@ func run(cfg Config) error {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// shardsOf is the coordinator as controllers.Shards, or none (a nil pointer in the interface
+// would not read as none).
+func shardsOf(c *shard.Coordinator) controllers.Shards {
+	if c == nil {
+		return nil
+	}
+	return c
 }
 
 // fenceOf is the lease as a fence, or none without leader election (a nil *fence.Lease in

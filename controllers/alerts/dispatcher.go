@@ -76,12 +76,21 @@ type Dispatcher struct {
 	PerProviderWorkers int
 	// Fence is asked right before every send; nil allows every send. See Fence.
 	Fence fence.Fence
+	// Owner, when the Canaries are shared among replicas (package shard), says whether this
+	// replica owns a Canary: the others' items are dropped, not sent twice.
+	Owner Owner
 	// Clock tells the age of a notification.
 	Clock clock.PassiveClock
 
 	queue workqueue.TypedRateLimitingInterface[item]
 	busy  slots
 	owed  owedProgress
+}
+
+// Owner tells whether this replica owns a Canary, and holds the hand-over of its shard while
+// work on it is in flight.
+type Owner interface {
+	Begin(key types.NamespacedName) (done func(), ok bool)
 }
 
 // item is the unit of work: the deliveries of one Canary to one of its providers (namespace/
@@ -122,7 +131,8 @@ func retryLimiter() workqueue.TypedRateLimiter[item] {
 	)
 }
 
-// NeedLeaderElection: only the leader sends, so that replicas never send twice.
+// NeedLeaderElection: only the leader sends, so that replicas never send twice (with shards,
+// the manager elects no leader, and each replica sends for the Canaries it owns).
 func (d *Dispatcher) NeedLeaderElection() bool { return true }
 
 // Start runs the workers until ctx ends.
@@ -154,6 +164,16 @@ func (d *Dispatcher) work(ctx context.Context) {
 }
 
 func (d *Dispatcher) process(ctx context.Context, it item) {
+	if d.Owner != nil {
+		done, ok := d.Owner.Begin(it.Canary)
+		if !ok {
+			// Another replica owns the Canary now, and delivers what its status still owes.
+			d.queue.Forget(it)
+			return
+		}
+		defer done()
+	}
+	ctx = fence.ForCanary(ctx, it.Canary)
 	if it.Provider == "" {
 		d.finish(ctx, it, d.fanOut(ctx, it.Canary))
 		return

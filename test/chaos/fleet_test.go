@@ -41,11 +41,20 @@ type replica struct {
 	// suite killed.
 	selfKills, kills int
 	logs             []string
+	// shards, when set, makes the replica share the Canaries in that many shards instead
+	// of electing a leader.
+	shards int
 }
 
 func startReplica(name string) *replica {
 	GinkgoHelper()
-	r := &replica{name: name}
+	return startShardedReplica(name, 0)
+}
+
+// startShardedReplica starts a replica that shares the Canaries in shards (0: one leader).
+func startShardedReplica(name string, shards int) *replica {
+	GinkgoHelper()
+	r := &replica{name: name, shards: shards}
 	Expect(r.start()).To(Succeed())
 	DeferCleanup(r.stop)
 	return r
@@ -70,6 +79,7 @@ func (r *replica) start() error {
 	proc, err := cluster.StartProcessEnv(work, logName, managerBinary, env,
 		"--kubeconfig="+managerKubeconfig,
 		"--leader-elect=true",
+		fmt.Sprintf("--shards=%d", r.shards),
 		"--leader-election-namespace="+cluster.ManagerNamespace,
 		"--leader-election-lease-duration="+leaseDuration.String(),
 		"--leader-election-renew-deadline="+renewDeadline.String(),
@@ -157,6 +167,44 @@ func (r *replica) leads(ctx context.Context) bool {
 }
 
 var identityLine = regexp.MustCompile(`candidate for the leader lease.*"identity":\s*"([^"]+)"`)
+
+// writesAfterUntil lists the writes a process's log shows it started after t and before the
+// first line after them that contains until, leaving out Lease writes (which the fault
+// hook logs apart).
+func writesAfterUntil(logPath string, t time.Time, until string) ([]string, error) {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	passed := false
+	scan := bufio.NewScanner(f)
+	scan.Buffer(make([]byte, 1<<20), 1<<20)
+	for scan.Scan() {
+		line := scan.Text()
+		if passed && strings.Contains(line, until) {
+			break
+		}
+		// fledge-fault: lease TIME METHOD: the coordinator's own writes, sent after t.
+		if lease := strings.Fields(strings.TrimPrefix(line, "fledge-fault: lease ")); strings.HasPrefix(line, "fledge-fault: lease ") && len(lease) == 2 {
+			if at, err := time.Parse(time.RFC3339Nano, lease[0]); err == nil && at.After(t) {
+				passed = true
+			}
+			continue
+		}
+		fields := strings.Fields(strings.TrimPrefix(line, "fledge-fault: write "))
+		if !strings.HasPrefix(line, "fledge-fault: write ") || len(fields) < 5 {
+			continue
+		}
+		if at, err := time.Parse(time.RFC3339Nano, fields[1]); err != nil || !at.After(t) {
+			continue
+		}
+		passed = true
+		out = append(out, line)
+	}
+	return out, scan.Err()
+}
 
 // writesAfter lists the writes to the API server a process's log shows it started after t,
 // leaving out the leader elector's own (a leader that lost its lease still tries to renew).

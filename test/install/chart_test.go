@@ -259,6 +259,18 @@ resources: {requests: {cpu: 250m, memory: 256Mi}, limits: {memory: 1Gi}}`,
 			g.Expect(find(objs, "RoleBinding", "fledge-leader-election")).To(BeNil())
 		},
 	}, {
+		name:   "shards share the Canaries among replicas, on the Leases of the release's namespace",
+		values: "{replicaCount: 3, leaderElection: {enabled: false}, shards: 16}",
+		check: func(g Gomega, objs []*unstructured.Unstructured) {
+			g.Expect(args(g, objs)).To(HaveKeyWithValue("--shards", "16"))
+			role := find(objs, "Role", "fledge-leader-election")
+			g.Expect(role).NotTo(BeNil())
+			rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
+			g.Expect(rules).To(ContainElement(And(
+				HaveKeyWithValue("resources", ConsistOf("leases")),
+				HaveKeyWithValue("verbs", ConsistOf("get", "list", "update", "delete")))))
+		},
+	}, {
 		name:   "metrics on another port",
 		values: "metrics: {port: 9443}",
 		check: func(g Gomega, objs []*unstructured.Unstructured) {

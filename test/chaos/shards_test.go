@@ -1,0 +1,118 @@
+package chaos_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"fledge.dev/fledge/test/cluster"
+)
+
+// suiteShards is how many shards the sharded replicas share.
+const suiteShards = 6
+
+// shardHolders counts the shard Leases each identity holds.
+func shardHolders(ctx context.Context) map[string]int {
+	var leases coordinationv1.LeaseList
+	if err := k8s.List(ctx, &leases, client.InNamespace(cluster.ManagerNamespace), client.MatchingLabels{"fledge.dev/lease-role": "shard"}); err != nil {
+		return nil
+	}
+	held := map[string]int{}
+	for _, l := range leases.Items {
+		if h := ptr.Deref(l.Spec.HolderIdentity, ""); h != "" {
+			held[h]++
+		}
+	}
+	return held
+}
+
+// shardIdentity is the identity of the replica's current process in the shard Leases.
+func (r *replica) shardIdentity() string {
+	log, err := r.current().Log()
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, "sharing the Canaries") {
+			if _, rest, ok := strings.Cut(line, `"identity":"`); ok {
+				id, _, _ := strings.Cut(rest, `"`)
+				return id
+			}
+		}
+	}
+	return ""
+}
+
+var _ = Describe("three replicas sharing the Canaries in shards, one killed and one frozen", func() {
+	It("move the shards on within a lease duration; the thawed one writes nothing until it holds a shard again, and every rollout steps once per step and is told once", func(ctx context.Context) {
+		rec := startRecorder(ctx)
+		replicas := []*replica{startShardedReplica("shard-a", suiteShards), startShardedReplica("shard-b", suiteShards), startShardedReplica("shard-c", suiteShards)}
+		Eventually(func() []int {
+			held := shardHolders(ctx)
+			var n []int
+			for _, r := range replicas {
+				n = append(n, held[r.shardIdentity()])
+			}
+			return n
+		}).WithContext(ctx).Should(Equal([]int{2, 2, 2}), "the replicas split the shards evenly")
+
+		apps := make([]*chaosApp, 6)
+		for i := range apps {
+			apps[i] = newChaosApp(ctx, "sharded", i, weighted)
+		}
+		By("starting a rollout of each application")
+		var running sync.WaitGroup
+		for _, a := range apps {
+			running.Go(func() {
+				defer GinkgoRecover()
+				a.release(ctx, 1, true, 5*time.Minute)
+			})
+		}
+		Eventually(func() int32 { return apps[0].get(ctx).Status.StepIndex }).WithContext(ctx).Should(BeNumerically(">=", 1))
+
+		By("killing one replica: the others hold its shards within a lease duration and a round")
+		killed := replicas[0]
+		killedID := killed.shardIdentity()
+		killed.kill(0)
+		Eventually(func() int { return shardHolders(ctx)[killedID] }).WithContext(ctx).
+			WithTimeout(leaseDuration + 3*retryPeriod + 2*time.Second).Should(BeZero())
+
+		By("freezing another past its Leases: the others take its shards")
+		frozenReplica := replicas[1]
+		frozenID := frozenReplica.shardIdentity()
+		frozen, frozenLog := frozenReplica.current(), frozenReplica.logs[len(frozenReplica.logs)-1]
+		Expect(frozen.Freeze()).To(Succeed())
+		Eventually(func() int { return shardHolders(ctx)[frozenID] }).WithContext(ctx).
+			WithTimeout(leaseDuration + 3*retryPeriod + 2*time.Second).Should(BeZero())
+		time.Sleep(2 * time.Second) // the others act on its Canaries: writes, posts
+		thawed := time.Now()
+		Expect(frozen.Thaw()).To(Succeed())
+
+		By("the thawed replica writes nothing for a Canary until it has taken a shard again")
+		Eventually(func() int { return shardHolders(ctx)[frozenID] }).WithContext(ctx).Should(BeNumerically(">", 0), "it rejoins")
+		writes, err := writesAfterUntil(frozenLog, thawed, "took a shard")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(writes).To(BeEmpty(), "the thawed replica wrote before it held a shard again")
+
+		running.Wait()
+		var t tally
+		Eventually(func() error {
+			var err error
+			if t, err = tallyApps(ctx, rec, apps); err != nil {
+				return err
+			}
+			return t.zero()
+		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		for _, a := range apps {
+			Expect(a.rollouts).To(HaveEach(HaveField("ended", BeTrue())))
+		}
+		AddReportEntry("sharded replicas", t.counts())
+	}, NodeTimeout(15*time.Minute))
+})
