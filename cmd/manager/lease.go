@@ -55,7 +55,12 @@ func shardCoordinator(cfg *rest.Config, namespace string, t leaseTimings, shards
 	if err != nil {
 		return nil, err
 	}
-	leases, err := coordinationv1client.NewForConfig(rest.CopyConfig(cfg))
+	// A rate limit of its own, so that its renewals never wait behind the controllers'
+	// writes, nor behind each other: a round's requests go out at once.
+	leaseCfg := rest.CopyConfig(cfg)
+	leaseCfg.Burst = shard.RequestsPerRound(shards)
+	leaseCfg.QPS = float32(leaseCfg.Burst) / float32(t.retry.Seconds())
+	leases, err := coordinationv1client.NewForConfig(leaseCfg)
 	if err != nil {
 		return nil, fmt.Errorf("make the client of the shard Leases: %w", err)
 	}

@@ -19,7 +19,8 @@ import (
 // replica's Fence too: a write for a Canary goes out only while its shard's Lease was renewed
 // within RenewDeadline, so a replica that froze past it writes nothing when it wakes.
 type Coordinator struct {
-	// Leases reads and writes the Leases, on a connection that is not fenced itself.
+	// Leases reads and writes the Leases, on a connection that is not fenced itself and
+	// whose rate limit lets a round through at once (see RequestsPerRound).
 	Leases coordinationv1client.LeasesGetter
 	// Namespace holds the Leases; Prefix begins their names (<Prefix>-shard-<n>,
 	// <Prefix>-member-<member>).
@@ -66,6 +67,11 @@ func (c *Coordinator) OnAcquire(f func(shard int)) { c.acquired = append(c.acqui
 // OnRelease registers f, called with each shard this replica gave up or lost. Register before
 // Start.
 func (c *Coordinator) OnRelease(f func(shard int)) { c.released = append(c.released, f) }
+
+// RequestsPerRound bounds the requests of one round of a coordinator with the given shard
+// count: its member Lease, the list, and one write per shard (a renewal, or a take and
+// a read on conflict). Give its connection a burst of at least that.
+func RequestsPerRound(shards int) int { return 2*shards + 3 }
 
 // ShardOf returns the shard of a Canary.
 func (c *Coordinator) ShardOf(key types.NamespacedName) int { return Of(key, c.Shards) }

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -43,7 +44,11 @@ func (c *Coordinator) acquire(ctx context.Context, s int, lease *coordinationv1.
 	c.held[s] = &heldShard{lease: got, renewed: sent}
 	shardsHeld.Set(float64(len(c.held)))
 	c.mu.Unlock()
-	c.Log.Info("took a shard", "shard", s, "previous", ptr.Deref(lease, coordinationv1.Lease{}).Spec.HolderIdentity)
+	previous := ""
+	if lease != nil {
+		previous = ptr.Deref(lease.Spec.HolderIdentity, "")
+	}
+	c.Log.Info("took a shard", "shard", s, "previous", previous)
 	for _, f := range c.acquired {
 		go f(s)
 	}
@@ -147,10 +152,7 @@ func (c *Coordinator) leave() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	c.mu.Lock()
-	held := make(map[int]*heldShard, len(c.held))
-	for s, h := range c.held {
-		held[s] = h
-	}
+	held := maps.Clone(c.held)
 	c.mu.Unlock()
 	for s, h := range held {
 		c.release(ctx, s, h)

@@ -2,7 +2,9 @@ package shard
 
 import (
 	"context"
+	"maps"
 	"strconv"
+	"sync"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -51,9 +53,14 @@ func (c *Coordinator) round(ctx context.Context) {
 	})
 	if err != nil {
 		c.Log.Error(err, "read the Leases of the shards; renewing the ones held")
-		for s, h := range c.held {
-			c.keep(ctx, s, h, true, nil)
+		c.mu.Lock()
+		held := maps.Clone(c.held)
+		c.mu.Unlock()
+		var each sync.WaitGroup
+		for s, h := range held {
+			each.Go(func() { c.keep(ctx, s, h, true, nil) })
 		}
+		each.Wait()
 		return
 	}
 	shards := map[string]*coordinationv1.Lease{}
@@ -74,14 +81,22 @@ func (c *Coordinator) round(ctx context.Context) {
 			want[s] = true
 		}
 	}
+	// The shards at once: one slow answer of a busy API server must not hold back the
+	// renewals of the others past their deadline.
+	var each sync.WaitGroup
 	for s := range c.Shards {
 		lease := shards[c.shardLease(s)]
-		if h := c.held[s]; h != nil {
-			c.keep(ctx, s, h, want[s], lease)
-		} else if want[s] {
-			c.acquire(ctx, s, lease)
+		c.mu.Lock()
+		h := c.held[s]
+		c.mu.Unlock()
+		switch {
+		case h != nil:
+			each.Go(func() { c.keep(ctx, s, h, want[s], lease) })
+		case want[s]:
+			each.Go(func() { c.acquire(ctx, s, lease) })
 		}
 	}
+	each.Wait()
 }
 
 // sight records when a Lease's version was first seen.

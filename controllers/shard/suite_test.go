@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
+	"fledge.dev/fledge/controllers/shard"
 	"fledge.dev/fledge/test/cluster"
 )
 
@@ -36,6 +37,9 @@ var _ = BeforeSuite(func(ctx context.Context) {
 	DeferCleanup(stack.Stop)
 	cfg, err := stack.ManagerConfig(ctx)
 	Expect(err).NotTo(HaveOccurred())
+	// As the manager does: a burst that lets a round's requests go out at once.
+	cfg.Burst = shard.RequestsPerRound(2 * shardCount)
+	cfg.QPS = float32(cfg.Burst) / float32(retryPeriod.Seconds())
 	leases, err = coordinationv1client.NewForConfig(cfg)
 	Expect(err).NotTo(HaveOccurred())
 })
