@@ -100,12 +100,13 @@ func (f *fleet) scrape(ctx context.Context) (metrics, error) {
 	return all, nil
 }
 
-// killAfter kills the first replica (SIGKILL, not restarted) after d, unless ctx ends first.
-func (f *fleet) killAfter(ctx context.Context, d time.Duration) {
+// killAfter kills the first replica (SIGKILL, not restarted) d after triggered, unless ctx
+// ends first.
+func (f *fleet) killAfter(ctx context.Context, triggered time.Time, d time.Duration) {
 	select {
 	case <-ctx.Done():
 		return
-	case <-time.After(d):
+	case <-time.After(time.Until(triggered.Add(d))):
 	}
 	m := f.replicas[0]
 	last, err := m.scrape(ctx)
@@ -116,7 +117,7 @@ func (f *fleet) killAfter(ctx context.Context, d time.Duration) {
 	f.killed, f.killedAt, f.lastOfKilled = 0, time.Now(), last
 	f.mu.Unlock()
 	m.Kill()
-	fmt.Printf("bench: killed manager replica 0 (pid %d) %s after the change of the targets\n", m.Pid(), d)
+	fmt.Printf("bench: killed manager replica 0 (pid %d) %s after the change of the targets\n", m.Pid(), since(triggered))
 }
 
 // peakRSSKB is the largest peak of any replica.

@@ -105,7 +105,7 @@ func run(ctx context.Context, opts options) (err error) {
 	if opts.killAfter > 0 {
 		killCtx, stopKill := context.WithCancel(ctx)
 		defer stopKill()
-		go mgrs.killAfter(killCtx, opts.killAfter-time.Since(res.triggeredAt))
+		go mgrs.killAfter(killCtx, res.triggeredAt, opts.killAfter)
 	}
 	res.rolloutsTook, err = tracker.waitAll(ctx, res.triggeredAt, opts.timeout, mgrs.running, finished)
 	var waitErr error

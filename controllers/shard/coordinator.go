@@ -96,14 +96,6 @@ func (c *Coordinator) Begin(key types.NamespacedName) (done func(), ok bool) {
 	}, true
 }
 
-// Owns tells whether this replica owns the Canary key now.
-func (c *Coordinator) Owns(key types.NamespacedName) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	h := c.held[c.ShardOf(key)]
-	return h != nil && !h.releasing && c.valid(h)
-}
-
 // Check lets a write through when ctx is marked for a Canary (fence.ForCanary) whose shard's
 // Lease this replica renewed within RenewDeadline, or is not marked for any Canary (the
 // Events client-go records in the background).
