@@ -144,6 +144,7 @@ func (c *Coordinator) Start(ctx context.Context) error {
 	c.mu.Lock()
 	c.held, c.busy, c.seen = map[int]*heldShard{}, map[int]int{}, map[string]sighting{}
 	c.mu.Unlock()
+	registerMetrics()
 	c.Log.Info("sharing the Canaries", "shards", c.Shards, "identity", c.Identity, "namespace", c.Namespace)
 	tick := time.NewTicker(c.RetryPeriod)
 	defer tick.Stop()

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -21,9 +22,11 @@ var (
 	})
 )
 
-func init() {
+// registerMetrics serves the series once a coordinator starts: a manager that elects a
+// leader has no shards to show.
+var registerMetrics = sync.OnceFunc(func() {
 	ctrlmetrics.Registry.MustRegister(shardsHeld, leaseWrites)
-}
+})
 
 // countedLeases counts the writes of the Leases, for fledge_shard_lease_writes_total.
 type countedLeases struct {

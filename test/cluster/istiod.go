@@ -50,10 +50,28 @@ func (c *Cluster) startIstiod(ctx context.Context) error {
 	if err := os.WriteFile(meshConfig, []byte("{}\n"), 0o600); err != nil {
 		return err
 	}
+	// istiod listens on ports picked free here; another suite's process may take one before
+	// istiod binds it, so a start that finds its port taken is tried again on others.
+	for attempt := 1; ; attempt++ {
+		istiod, err := c.startIstiodOn(ctx, dir, meshConfig, caPEM)
+		if err == nil {
+			return nil
+		}
+		if attempt == 3 || istiod == nil || !strings.Contains(istiod.LogTail(50), "address already in use") {
+			return err
+		}
+		istiod.Kill()
+	}
+}
+
+// startIstiodOn starts istiod on free loopback ports, points the webhook at it, and waits
+// until its validation is in force; it returns the process even when that fails.
+func (c *Cluster) startIstiodOn(ctx context.Context, dir, meshConfig string, caPEM []byte) (*Process, error) {
 	ports := map[string]int{}
 	for _, name := range []string{"http", "https", "grpc", "monitoring"} {
+		var err error
 		if ports[name], err = freePort(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	loopback := func(name string) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[name])) }
@@ -75,16 +93,19 @@ func (c *Cluster) startIstiod(ctx context.Context) error {
 		"--ctrlz_port=0",
 	)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if err := c.registerIstioWebhook(ctx, "https://"+loopback("https")+"/validate", caPEM); err != nil {
+		istiod.Kill()
+		return nil, err
+	}
+	if err := c.waitForIstioValidation(ctx, istiod); err != nil {
+		return istiod, err
 	}
 	c.procs = append(c.procs, istiod)
 	c.istiod = istiod
 	c.IstiodXDSAddress = loopback("grpc")
-
-	if err := c.registerIstioWebhook(ctx, "https://"+loopback("https")+"/validate", caPEM); err != nil {
-		return err
-	}
-	return c.waitForIstioValidation(ctx, istiod)
+	return istiod, nil
 }
 
 // istiodEnv turns off what the tests do not use and would only slow istiod down or have it
@@ -124,7 +145,16 @@ func (c *Cluster) registerIstioWebhook(ctx context.Context, url string, caPEM []
 			}},
 		}},
 	}
-	if err := c.Client.Create(ctx, webhook); err != nil {
+	err := c.Client.Create(ctx, webhook)
+	if apierrors.IsAlreadyExists(err) {
+		// A start before this one registered it, for ports it could not have.
+		existing := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+		if err = c.Client.Get(ctx, client.ObjectKeyFromObject(webhook), existing); err == nil {
+			existing.Webhooks = webhook.Webhooks
+			err = c.Client.Update(ctx, existing)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("register istiod's validating webhook: %w", err)
 	}
 	return nil
