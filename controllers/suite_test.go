@@ -9,7 +9,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -81,18 +80,14 @@ type runningManager struct {
 // startManager starts a manager with the suite's options, changed by tune when given.
 func startManager(tune ...func(*controllers.Options)) *runningManager {
 	GinkgoHelper()
-	cfg, err := stack.ManagerConfig(context.Background())
-	Expect(err).NotTo(HaveOccurred())
-	cfg = rest.CopyConfig(cfg)
-	cfg.Wrap(managerWrites.wrap) // what the manager writes, for the specs that count it
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := stack.NewManager(context.Background(), ctrl.Options{
 		Scheme:                 stack.Scheme,
 		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		// Several managers start and stop in one process (the restart specs).
 		Controller: config.Controller{SkipNameValidation: ptrTo(true)},
-	})
+	}, managerWrites.wrap) // what the manager writes, for the specs that count it
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
 	opts := controllers.Options{

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/transport"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -117,11 +118,18 @@ func (c *Cluster) ManagerKubeconfig(ctx context.Context) (string, error) {
 }
 
 // NewManager makes a controller-runtime manager for Fledge's controllers, as cmd/manager
-// does, with the manager's own identity. opts.Scheme defaults to the stack's.
-func (c *Cluster) NewManager(ctx context.Context, opts ctrl.Options) (ctrl.Manager, error) {
+// does, with the manager's own identity. opts.Scheme defaults to the stack's. Each of wrap
+// wraps its connection (a spec that counts what the manager sends).
+func (c *Cluster) NewManager(ctx context.Context, opts ctrl.Options, wrap ...transport.WrapperFunc) (ctrl.Manager, error) {
 	cfg, err := c.ManagerConfig(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if len(wrap) > 0 {
+		cfg = rest.CopyConfig(cfg)
+		for _, w := range wrap {
+			cfg.Wrap(w)
+		}
 	}
 	if opts.Scheme == nil {
 		opts.Scheme = c.Scheme
