@@ -63,7 +63,9 @@ func (a *istioAnalysis) compareRoutes(ctx context.Context, canary *fledgev1alpha
 // records a finding when it never does.
 func (a *istioAnalysis) agree(ctx context.Context, proxy istioxds.Proxy, port uint32, requests []meshsim.Request, when string) bool {
 	var last string
-	deadline := time.Now().Add(15 * time.Second)
+	// 15 s for istiod to push, after the 25 s the outage spec hangs it (a step decided early
+	// in the hang is compared once istiod is back).
+	deadline := time.Now().Add(40 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		last = ""
 		rc, err := xds.Routes(ctx, proxy, port)
