@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -97,12 +98,21 @@ func (c *Coordinator) Begin(key types.NamespacedName) (done func(), ok bool) {
 }
 
 // Check lets a write through when ctx is marked for a Canary (fence.ForCanary) whose shard's
-// Lease this replica renewed within RenewDeadline, or is not marked for any Canary (the
-// Events client-go records in the background).
+// Lease this replica renewed within RenewDeadline. A write marked for no Canary (the Events
+// client-go's recorder sends in the background, queued by a reconcile) goes through while
+// this replica holds some shard so renewed: one that froze sends nothing it queued before
+// until it has taken a shard again.
 func (c *Coordinator) Check(ctx context.Context) error {
 	key, ok := fence.CanaryOf(ctx)
 	if !ok {
-		return nil
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, h := range c.held {
+			if c.valid(h) {
+				return nil
+			}
+		}
+		return errors.New("this replica holds no shard whose Lease it renewed within the renew deadline")
 	}
 	s := c.ShardOf(key)
 	c.mu.Lock()

@@ -206,6 +206,8 @@ var _ = Describe("replicas sharing the Canaries in shards", func() {
 		for _, s := range frozenShards {
 			Expect(a.owns(s)).To(BeFalse())
 		}
+		Expect(a.Check(context.Background())).To(HaveOccurred(), "nor may it send what it queued for no Canary in particular (the recorder's Events)")
+		Expect(b.Check(context.Background())).To(Succeed())
 
 		By("thawing it: it finds its Leases taken, gives them up, and the two share again")
 		a.gate.thaw()
