@@ -81,9 +81,7 @@ func (f *fleet) running() error {
 func (f *fleet) scrape(ctx context.Context) (metrics, error) {
 	f.mu.Lock()
 	killed, all := f.killed, metrics{}
-	for name, samples := range f.lastOfKilled {
-		all[name] = append(all[name], samples...)
-	}
+	all.add(f.lastOfKilled)
 	f.mu.Unlock()
 	for i, m := range f.replicas {
 		if i == killed {
@@ -93,9 +91,7 @@ func (f *fleet) scrape(ctx context.Context) (metrics, error) {
 		if err != nil {
 			return nil, fmt.Errorf("manager replica %d: %w", i, err)
 		}
-		for name, samples := range one {
-			all[name] = append(all[name], samples...)
-		}
+		all.add(one)
 	}
 	return all, nil
 }

@@ -26,16 +26,31 @@ type countedMessage struct {
 	count   int
 }
 
-// scanManagerLog reads the manager's JSON log (zap's production format, one object a line).
-func scanManagerLog(path string) logSummary {
+// scanManagerLog reads the managers' JSON logs (zap's production format, one object a
+// line), one per replica, into one summary.
+func scanManagerLog(paths ...string) logSummary {
 	var s logSummary
+	byMessage := map[string]int{}
+	for _, path := range paths {
+		s.readErr = cmp.Or(s.readErr, scanOneLog(path, &s, byMessage))
+	}
+	for msg, n := range byMessage {
+		s.topErrors = append(s.topErrors, countedMessage{msg, n})
+	}
+	slices.SortFunc(s.topErrors, func(a, b countedMessage) int {
+		return cmp.Or(cmp.Compare(b.count, a.count), strings.Compare(a.message, b.message))
+	})
+	s.topErrors = s.topErrors[:min(3, len(s.topErrors))]
+	return s
+}
+
+// scanOneLog adds what one log says to s, and its error messages to byMessage.
+func scanOneLog(path string, s *logSummary, byMessage map[string]int) error {
 	f, err := os.Open(path)
 	if err != nil {
-		s.readErr = err
-		return s
+		return err
 	}
 	defer f.Close()
-	byMessage := map[string]int{}
 	scanner := bufio.NewScanner(f)
 	scanner.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	for scanner.Scan() {
@@ -59,40 +74,7 @@ func scanManagerLog(path string) logSummary {
 		// One line per kind of error, whichever app it was about.
 		byMessage[shorten(appName.ReplaceAllString(entry.Msg+": "+entry.Error, "app-N"), 160)]++
 	}
-	s.readErr = scanner.Err()
-	for msg, n := range byMessage {
-		s.topErrors = append(s.topErrors, countedMessage{msg, n})
-	}
-	slices.SortFunc(s.topErrors, func(a, b countedMessage) int {
-		return cmp.Or(cmp.Compare(b.count, a.count), strings.Compare(a.message, b.message))
-	})
-	s.topErrors = s.topErrors[:min(3, len(s.topErrors))]
-	return s
-}
-
-// scanManagerLogs sums the summaries of several replicas' logs.
-func scanManagerLogs(paths []string) logSummary {
-	var all logSummary
-	counts := map[string]int{}
-	for _, p := range paths {
-		s := scanManagerLog(p)
-		all.lines += s.lines
-		all.errors += s.errors
-		all.conflicts += s.conflicts
-		all.throttling += s.throttling
-		all.readErr = cmp.Or(all.readErr, s.readErr)
-		for _, m := range s.topErrors {
-			counts[m.message] += m.count
-		}
-	}
-	for msg, n := range counts {
-		all.topErrors = append(all.topErrors, countedMessage{msg, n})
-	}
-	slices.SortFunc(all.topErrors, func(a, b countedMessage) int {
-		return cmp.Or(cmp.Compare(b.count, a.count), strings.Compare(a.message, b.message))
-	})
-	all.topErrors = all.topErrors[:min(3, len(all.topErrors))]
-	return all
+	return scanner.Err()
 }
 
 var appName = regexp.MustCompile(`app-[0-9]+`)

@@ -119,6 +119,14 @@ func where(pairs ...string) func(map[string]string) bool {
 	}
 }
 
+// add puts the samples of other into m: the series of several replicas, which sum and the
+// histograms add up.
+func (m metrics) add(other metrics) {
+	for name, samples := range other {
+		m[name] = append(m[name], samples...)
+	}
+}
+
 // sum adds the values of the samples of name that match.
 func (m metrics) sum(name string, match func(map[string]string) bool) float64 {
 	total := 0.0

@@ -122,7 +122,7 @@ func run(ctx context.Context, opts options) (err error) {
 	res.memory = mgrs.sampleNow()
 	res.peakRSSKB = mgrs.peakRSSKB()
 	res.canaries = tracker.snapshot()
-	res.log = scanManagerLogs(mgrs.logs())
+	res.log = scanManagerLog(mgrs.logs()...)
 	res.print(os.Stdout)
 	return errors.Join(waitErr, res.verdict())
 }

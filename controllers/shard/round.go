@@ -2,7 +2,6 @@ package shard
 
 import (
 	"context"
-	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -53,15 +52,7 @@ func (c *Coordinator) round(ctx context.Context) {
 	})
 	if err != nil {
 		c.Log.Error(err, "read the Leases of the shards; renewing the ones held")
-		c.mu.Lock()
-		held := maps.Clone(c.held)
-		c.mu.Unlock()
-		var each sync.WaitGroup
-		for s, h := range held {
-			each.Go(func() { c.keep(ctx, s, h, true, nil) })
-		}
-		each.Wait()
-		return
+		list = &coordinationv1.LeaseList{}
 	}
 	shards := map[string]*coordinationv1.Lease{}
 	var members []*coordinationv1.Lease
@@ -76,7 +67,14 @@ func (c *Coordinator) round(ctx context.Context) {
 		}
 	}
 	want := map[int]bool{}
-	if live, ok := c.liveMembers(ctx, members); ok {
+	if err != nil {
+		// Nothing read: keep what is held, take nothing.
+		c.mu.Lock()
+		for s := range c.held {
+			want[s] = true
+		}
+		c.mu.Unlock()
+	} else if live, ok := c.liveMembers(ctx, members); ok {
 		for _, s := range Assign(c.Shards, live)[c.Identity] {
 			want[s] = true
 		}

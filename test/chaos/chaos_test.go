@@ -107,14 +107,7 @@ var _ = Describe("rollouts through a manager killed at random, between any two w
 		}
 
 		By("letting the notifications drain, then counting")
-		var t tally
-		Eventually(func() error {
-			var err error
-			if t, err = tallyApps(ctx, rec, apps); err != nil {
-				return err
-			}
-			return t.zero()
-		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		t := expectZeroTally(ctx, rec, apps, 2*time.Minute)
 		starts, _, selfKills := manager.counts()
 		summary := fmt.Sprintf("%s; manager starts %d, kills %d (%d of them arming a kill right after the next process's N-th write; %d processes died on their own), leader changes %d, etcd freezes %d, kube-apiserver freezes %d, kube-apiserver restarts %d",
 			t.counts(), starts, f.Kills, f.KillsAtAWrite, selfKills, rec.leaderChanges(), f.EtcdFreezes, f.APIServerFreezes, f.APIServerRestarts)

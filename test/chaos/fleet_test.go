@@ -148,7 +148,7 @@ func (r *replica) counts() (starts, kills, selfKills int) {
 	return r.starts, r.kills, r.selfKills
 }
 
-// identity is the leader-election identity of the replica's current process, from its log.
+// identity is the Lease identity of the replica's current process, from its log.
 func (r *replica) identity() string {
 	log, err := r.current().Log()
 	if err != nil {
@@ -166,33 +166,37 @@ func (r *replica) leads(ctx context.Context) bool {
 	return id != "" && leaseHolder(ctx) == id
 }
 
-var identityLine = regexp.MustCompile(`candidate for the leader lease.*"identity":\s*"([^"]+)"`)
+// identityLine is where a process logs the identity it holds Leases as: the leader's, or a
+// sharded replica's.
+var identityLine = regexp.MustCompile(`(?:candidate for the leader lease|sharing the Canaries).*"identity":\s*"([^"]+)"`)
 
-// writesAfterUntil lists the writes a process's log shows it started after t and before the
-// first line after them that contains until, leaving out Lease writes (which the fault
-// hook logs apart).
-func writesAfterUntil(logPath string, t time.Time, until string) ([]string, error) {
+// writesAfter lists the writes to the API server a process's log shows it started after t,
+// leaving out the Leases' (the fault hook logs those apart: a leader that lost its lease still
+// tries to renew, a sharded replica renews its Leases); with until, only those before the
+// first line after t that contains it.
+func writesAfter(logPath string, t time.Time, until string) ([]string, error) {
 	f, err := os.Open(logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	var out []string
-	passed := false
+	passed := false // a line logged after t was seen
 	scan := bufio.NewScanner(f)
 	scan.Buffer(make([]byte, 1<<20), 1<<20)
 	for scan.Scan() {
 		line := scan.Text()
-		if passed && strings.Contains(line, until) {
+		if passed && until != "" && strings.Contains(line, until) {
 			break
 		}
-		// fledge-fault: lease TIME METHOD: the coordinator's own writes, sent after t.
+		// fledge-fault: lease TIME METHOD
 		if lease := strings.Fields(strings.TrimPrefix(line, "fledge-fault: lease ")); strings.HasPrefix(line, "fledge-fault: lease ") && len(lease) == 2 {
 			if at, err := time.Parse(time.RFC3339Nano, lease[0]); err == nil && at.After(t) {
 				passed = true
 			}
 			continue
 		}
+		// fledge-fault: write N TIME METHOD PATH CODE
 		fields := strings.Fields(strings.TrimPrefix(line, "fledge-fault: write "))
 		if !strings.HasPrefix(line, "fledge-fault: write ") || len(fields) < 5 {
 			continue
@@ -201,33 +205,6 @@ func writesAfterUntil(logPath string, t time.Time, until string) ([]string, erro
 			continue
 		}
 		passed = true
-		out = append(out, line)
-	}
-	return out, scan.Err()
-}
-
-// writesAfter lists the writes to the API server a process's log shows it started after t,
-// leaving out the leader elector's own (a leader that lost its lease still tries to renew).
-func writesAfter(logPath string, t time.Time) ([]string, error) {
-	f, err := os.Open(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []string
-	scan := bufio.NewScanner(f)
-	scan.Buffer(make([]byte, 1<<20), 1<<20)
-	for scan.Scan() {
-		line := scan.Text()
-		// fledge-fault: write N TIME METHOD PATH CODE
-		fields := strings.Fields(strings.TrimPrefix(line, "fledge-fault: write "))
-		if !strings.HasPrefix(line, "fledge-fault: write ") || len(fields) < 5 {
-			continue
-		}
-		at, err := time.Parse(time.RFC3339Nano, fields[1])
-		if err != nil || !at.After(t) || strings.Contains(fields[3], "/apis/coordination.k8s.io/") {
-			continue
-		}
 		out = append(out, line)
 	}
 	return out, scan.Err()

@@ -65,19 +65,12 @@ var _ = Describe("two replicas, one of them frozen while it leads", func() {
 
 		By("the thawed leader gives up without a write")
 		Eventually(frozen.Exited()).WithContext(ctx).WithTimeout(30*time.Second).Should(BeClosed(), "a leader that lost its lease must step down")
-		writes, err := writesAfter(frozenLog, thawed)
+		writes, err := writesAfter(frozenLog, thawed, "")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(writes).To(BeEmpty(), "the old leader wrote after it was thawed")
 
 		running.Wait()
-		var t tally
-		Eventually(func() error {
-			var err error
-			if t, err = tallyApps(ctx, rec, apps); err != nil {
-				return err
-			}
-			return t.zero()
-		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		t := expectZeroTally(ctx, rec, apps, time.Minute)
 		Expect(rec.leaderChanges()).To(BeNumerically(">=", 1))
 		AddReportEntry("frozen leader", t.counts())
 	}, NodeTimeout(15*time.Minute))

@@ -2,7 +2,6 @@ package chaos_test
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
@@ -33,23 +32,6 @@ func shardHolders(ctx context.Context) map[string]int {
 	return held
 }
 
-// shardIdentity is the identity of the replica's current process in the shard Leases.
-func (r *replica) shardIdentity() string {
-	log, err := r.current().Log()
-	if err != nil {
-		return ""
-	}
-	for line := range strings.Lines(log) {
-		if strings.Contains(line, "sharing the Canaries") {
-			if _, rest, ok := strings.Cut(line, `"identity":"`); ok {
-				id, _, _ := strings.Cut(rest, `"`)
-				return id
-			}
-		}
-	}
-	return ""
-}
-
 var _ = Describe("three replicas sharing the Canaries in shards, one killed and one frozen", func() {
 	It("move the shards on within a lease duration; the thawed one writes nothing until it holds a shard again, and every rollout ends as its metrics call for, steps once per step and is told once", func(ctx context.Context) {
 		rec := startRecorder(ctx)
@@ -58,7 +40,7 @@ var _ = Describe("three replicas sharing the Canaries in shards, one killed and 
 			held := shardHolders(ctx)
 			var n []int
 			for _, r := range replicas {
-				n = append(n, held[r.shardIdentity()])
+				n = append(n, held[r.identity()])
 			}
 			return n
 		}).WithContext(ctx).Should(Equal([]int{2, 2, 2}), "the replicas split the shards evenly")
@@ -91,14 +73,14 @@ var _ = Describe("three replicas sharing the Canaries in shards, one killed and 
 
 		By("killing one replica: the others hold its shards within a lease duration and a round")
 		killed := replicas[0]
-		killedID := killed.shardIdentity()
+		killedID := killed.identity()
 		killed.kill(0)
 		Eventually(func() int { return shardHolders(ctx)[killedID] }).WithContext(ctx).
 			WithTimeout(leaseDuration + 3*retryPeriod + 2*time.Second).Should(BeZero())
 
 		By("freezing another past its Leases: the others take its shards")
 		frozenReplica := replicas[1]
-		frozenID := frozenReplica.shardIdentity()
+		frozenID := frozenReplica.identity()
 		frozen, frozenLog := frozenReplica.current(), frozenReplica.logs[len(frozenReplica.logs)-1]
 		Expect(frozen.Freeze()).To(Succeed())
 		Eventually(func() int { return shardHolders(ctx)[frozenID] }).WithContext(ctx).
@@ -109,20 +91,13 @@ var _ = Describe("three replicas sharing the Canaries in shards, one killed and 
 
 		By("the thawed replica writes nothing for a Canary until it has taken a shard again")
 		Eventually(func() int { return shardHolders(ctx)[frozenID] }).WithContext(ctx).Should(BeNumerically(">", 0), "it rejoins")
-		writes, err := writesAfterUntil(frozenLog, thawed, "took a shard")
+		writes, err := writesAfter(frozenLog, thawed, "took a shard")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(writes).To(BeEmpty(), "the thawed replica wrote before it held a shard again")
 		close(faultsOver)
 
 		running.Wait()
-		var t tally
-		Eventually(func() error {
-			var err error
-			if t, err = tallyApps(ctx, rec, apps); err != nil {
-				return err
-			}
-			return t.zero()
-		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		t := expectZeroTally(ctx, rec, apps, time.Minute)
 		AddReportEntry("sharded replicas", t.counts())
 	}, NodeTimeout(15*time.Minute))
 })

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	eventsv1 "k8s.io/api/events/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -53,6 +55,21 @@ func (t tally) zero() error {
 func (t tally) counts() string {
 	return fmt.Sprintf("rollouts %d, wrong ends %d, unfinished %d, misread %d, regressions %d, repeats %d, skips %d, duplicate events %d, lost events %d, duplicate Slack messages %d, lost Slack messages %d, notifications dropped from a full outbox %d",
 		t.Rollouts, t.WrongEnds, t.Unfinished, t.Misread, t.Regressions, t.Repeats, t.Skips, t.EventDuplicates, t.EventLosses, t.SlackDuplicates, t.SlackLosses, t.OutboxDrops)
+}
+
+// expectZeroTally waits, up to timeout, until the tally of apps has no problem (the record
+// and the Canaries settle after the last rollout), and returns it.
+func expectZeroTally(ctx context.Context, rec *recorder, apps []*chaosApp, timeout time.Duration) tally {
+	GinkgoHelper()
+	var t tally
+	Eventually(func() error {
+		var err error
+		if t, err = tallyApps(ctx, rec, apps); err != nil {
+			return err
+		}
+		return t.zero()
+	}).WithContext(ctx).WithTimeout(timeout).WithPolling(2 * time.Second).Should(Succeed())
+	return t
 }
 
 func tallyApps(ctx context.Context, rec *recorder, apps []*chaosApp) (tally, error) {
